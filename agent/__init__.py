@@ -1,0 +1,1 @@
+"""The brain: answer pipeline, escalation, compliance and live rooms."""

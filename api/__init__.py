@@ -1,0 +1,1 @@
+"""The FastAPI service, the settings object and the `anchor` CLI."""

@@ -1,0 +1,16 @@
+"""The `anchor` command line. Each module below registers its commands on `app`."""
+
+from __future__ import annotations
+
+from api.cli.app import app
+
+# Command modules: importing one registers its commands.
+from api.cli import catalog as _catalog  # noqa: F401  isort: skip
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,83 @@
+"""The one settings object. Env prefix ``ANCHOR_``, optional ``anchor.toml``; built once and passed in.
+
+Nothing reads the environment at import time: call `Settings()` (or `load_settings`) where the
+application or the CLI starts, and hand the object (or values taken from it) to what needs them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from knowledge.models import ImportLimits
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the embedded, offline defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ANCHOR_",
+        toml_file="anchor.toml",
+        extra="ignore",
+    )
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite in the data directory."
+    )
+    redis_url: str | None = None
+    default_merchant: str = "demo"
+
+    # Retrieval
+    embedder: str = Field(
+        default="use-multilingual",
+        description="'use-multilingual' (packaged default), 'hash' (tests), or "
+        "'sentence-transformers:<name or path>'.",
+    )
+    embed_batch_size: int = 64
+
+    # Import limits
+    max_file_bytes: int = 50 * 1024 * 1024
+    max_rows: int = 200_000
+    max_title_chars: int = 300
+    max_field_chars: int = 2_000
+    max_description_chars: int = 20_000
+
+    # Service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: SecretStr = SecretStr("change-me")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'anchor.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    def import_limits(self) -> ImportLimits:
+        return ImportLimits(
+            max_file_bytes=self.max_file_bytes,
+            max_rows=self.max_rows,
+            max_title_chars=self.max_title_chars,
+            max_field_chars=self.max_field_chars,
+            max_description_chars=self.max_description_chars,
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls), file_secret_settings)

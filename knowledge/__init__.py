@@ -1,0 +1,1 @@
+"""The catalog knowledge base: loaders, store, passages, embedders and hybrid retrieval."""

@@ -1,0 +1,1 @@
+"""Speech: TTS engines, fallback chain, cache, text normalisation and subtitles."""
