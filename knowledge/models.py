@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any, Literal
 
 #: Canonical product field names, in the order the JSON/JSONL format documents them.
@@ -187,9 +187,12 @@ class Document:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Document:
-        kind = data.get("kind") or "policy"
-        if kind not in ("policy", "faq", "page"):
-            kind = "policy"
+        raw_kind = data.get("kind") or "policy"
+        kind: DocumentKind = "policy"
+        if raw_kind == "faq":
+            kind = "faq"
+        elif raw_kind == "page":
+            kind = "page"
         return cls(
             doc_id=str(data["doc_id"]),
             title=str(data.get("title") or data["doc_id"]),

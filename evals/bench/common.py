@@ -54,7 +54,7 @@ def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:
     n = len(ordered)
 
     def rank(q: float) -> float:
-        index = max(0, min(n - 1, int(round(q * n + 0.5)) - 1))
+        index = max(0, min(n - 1, round(q * n + 0.5) - 1))
         return round(ordered[index], 3)
 
     return {

@@ -1,0 +1,94 @@
+"""What a product question asks about: price, stock, a variant, a spec, shipping, returns …
+
+Aspects decide which facts the writer states. A question may ask several ("XL还有货吗" is a variant and
+a stock question). Detection is lexical over normalised text, in Chinese and English.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Aspect = Literal[
+    "price", "stock", "variants", "spec", "shipping", "returns", "warranty", "payment", "invoice", "general"
+]
+
+_PATTERNS: dict[Aspect, re.Pattern[str]] = {
+    "price": re.compile(
+        r"多少钱|多钱|价格|价钱|几块|几元|多少米|售价|现价|到手价|优惠|便宜|贵不贵|贵吗|划算|折扣|打折|活动价|原价|"
+        r"how much|price|cost|\$|¥|cheap|discount|deal|on sale|expensive",
+        re.I,
+    ),
+    "stock": re.compile(
+        r"有货|没货|现货|库存|还有吗|还有没有|有没有货|卖完|售罄|断货|补货|缺货|剩|抢光|"
+        r"in stock|out of stock|sold out|available|availability|left|restock|back in stock",
+        re.I,
+    ),
+    # Case-sensitive on purpose: a lone S, M or L is a size only in capitals ("有M码吗", "size M").
+    "variants": re.compile(
+        r"(?<![A-Za-z'])[SML](?![A-Za-z'])|"
+        r"(?i:尺码|尺寸|码数|(?<![a-z])(?:xxs|xs|xl|xxl|xxxl|[2-5]xl)(?![a-z])|[sml]码|大码|小码|颜色|色号|什么色|"
+        r"红色|黑色|白色|蓝色|粉色|灰色|绿色|黄色|紫色|米色|卡其|规格|款式|口味|味道|容量|克装|"
+        r"\bsizes?\b|colou?rs?|\b(?:red|black|white|blue|pink|grey|gray|green|yellow|purple|beige)\b|"
+        r"flavou?rs?|variants?|options?|come in)"
+    ),
+    "shipping": re.compile(
+        r"发货|包邮|邮费|运费|快递|物流|几天到|多久到|什么时候到|配送|顺丰|中通|圆通|韵达|偏远|"
+        r"ship|shipping|deliver|delivery|courier|postage|arrive",
+        re.I,
+    ),
+    "returns": re.compile(
+        r"退货|退换|换货|无理由|退款|能退|可以退|包退|包换|退吗|"
+        r"return|refund|exchange|money back",
+        re.I,
+    ),
+    "warranty": re.compile(r"保修|质保|保固|坏了怎么办|售后|warranty|guarantee|repair", re.I),
+    "payment": re.compile(
+        r"付款|支付|花呗|分期|信用卡|微信支付|支付宝|pay|payment|installment|credit card", re.I
+    ),
+    "invoice": re.compile(r"发票|开票|invoice|receipt|vat", re.I),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AspectSet:
+    """The aspects a question asks about, in a stable order; ``general`` when none matched."""
+
+    aspects: tuple[Aspect, ...]
+
+    def __contains__(self, aspect: object) -> bool:
+        return aspect in self.aspects
+
+    @property
+    def policy(self) -> bool:
+        """True when the question is about a shop policy rather than a product fact."""
+        return any(a in self.aspects for a in ("shipping", "returns", "warranty", "payment", "invoice"))
+
+
+def detect_aspects(text: str) -> AspectSet:
+    """Aspects of a (normalised) question."""
+    found: list[Aspect] = [aspect for aspect, pattern in _PATTERNS.items() if pattern.search(text)]
+    # "有XL吗" asks whether a size is available: a stock question about a variant.
+    if (
+        "variants" in found
+        and "stock" not in found
+        and re.search(r"有.{0,6}吗|还有|有没有|available|have", text, re.I)
+    ):
+        found.append("stock")
+    if not found:
+        found.append("spec" if _looks_like_spec(text) else "general")
+    return AspectSet(tuple(found))
+
+
+_SPEC = re.compile(
+    r"材质|面料|成分|含|适合|适用|敏感肌|油皮|干皮|防水|续航|电池|充电|功率|重量|多重|多大|多长|保质期|产地|"
+    r"净含量|尺寸|能不能|可以|是不是|有没有|会不会|吗|"
+    r"material|fabric|made of|contain|suitable|fit|waterproof|battery|charge|charging|power|weight|weigh|"
+    r"size of|dimension|shelf life|origin|does it|is it|can it|will it|\?",
+    re.I,
+)
+
+
+def _looks_like_spec(text: str) -> bool:
+    return bool(_SPEC.search(text))

@@ -1,0 +1,390 @@
+"""The answer pipeline: one message through explicit, timed stages.
+
+normalise → (human owns the conversation? relay and stay silent) → screen → route → after-sales
+hand-off, or: focus → evidence → write → guard (→ template fallback) → decide. The result carries the
+answer, language, route, citations, confidence, refusal/escalation and per-stage timings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent import replies
+from agent.aspects import AspectSet, detect_aspects
+from agent.conversations import ConversationStore
+from agent.escalation import assess
+from agent.evidence import Citation, Evidence, numbers_in
+from agent.focus import Focus, FocusOptions, RoomContext, resolve_focus
+from agent.guard import guard
+from agent.pii import find_pii
+from agent.recommend import compare_products, recommend_products
+from agent.router import classify
+from agent.screen import screen
+from agent.textnorm import detect_language, normalize_message
+from agent.tickets import TicketService
+from agent.variants import match_variants
+from agent.writers.base import Draft, Writer, WriteRequest
+from agent.writers.default import TemplateWriter
+from knowledge.retriever import HybridRetriever
+from knowledge.store import CatalogStore
+
+RetrieverProvider = Callable[[str], HybridRetriever | None]
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    """Knobs of the pipeline; defaults are the measured ones."""
+
+    max_message_chars: int = 2000
+    passages_per_answer: int = 4
+    policies_per_answer: int = 3
+    focus: FocusOptions = field(default_factory=FocusOptions)
+    #: Open a ticket for after-sales on a public channel only when the platform gives a user id.
+    live_tickets_need_user: bool = True
+
+
+@dataclass(slots=True)
+class AnswerResult:
+    """Everything the pipeline decided about one message."""
+
+    answer: str
+    language: str
+    route: str
+    category: str | None = None
+    citations: list[Citation] = field(default_factory=list)
+    confidence: float = 0.0
+    refused: bool = False
+    escalated: bool = False
+    ticket_id: str | None = None
+    clarify: bool = False
+    silent: bool = False
+    focus_sku: str | None = None
+    focus_method: str = "none"
+    writer: str = "default"
+    injection: bool = False
+    signals: tuple[str, ...] = ()
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    grounding_failures: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "language": self.language,
+            "route": self.route,
+            "category": self.category,
+            "citations": [c.to_dict() for c in self.citations],
+            "confidence": round(self.confidence, 3),
+            "refused": self.refused,
+            "escalated": self.escalated,
+            "ticket_id": self.ticket_id,
+            "clarify": self.clarify,
+            "silent": self.silent,
+            "focus_sku": self.focus_sku,
+            "focus_method": self.focus_method,
+            "writer": self.writer,
+            "injection": self.injection,
+            "signals": list(self.signals),
+            "findings": self.findings,
+            "grounding_failures": self.grounding_failures,
+            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+        }
+
+
+class MessageTooLongError(ValueError):
+    """A message over the configured limit (the API answers 413/422 with the limit)."""
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+
+class AnswerPipeline:
+    """Answers one merchant's shoppers and viewers from that merchant's catalog only."""
+
+    def __init__(
+        self,
+        *,
+        store: CatalogStore,
+        retrievers: RetrieverProvider,
+        conversations: ConversationStore,
+        tickets: TicketService,
+        writer: Writer | None = None,
+        options: PipelineOptions | None = None,
+    ) -> None:
+        self.store = store
+        self.retrievers = retrievers
+        self.conversations = conversations
+        self.tickets = tickets
+        self.fallback = TemplateWriter()
+        self.writer = writer or self.fallback
+        self.options = options or PipelineOptions()
+
+    async def answer(
+        self,
+        merchant: str,
+        conversation_id: str,
+        text: str,
+        *,
+        channel: str = "chat",
+        room: RoomContext | None = None,
+        user_id: str | None = None,
+        focus_sku: str | None = None,
+    ) -> AnswerResult:
+        """Answer one message. `focus_sku` pins the product in focus (e.g. a product page's chat)."""
+        if len(text) > self.options.max_message_chars:
+            raise MessageTooLongError(
+                f"message is {len(text)} characters; the limit is {self.options.max_message_chars}"
+            )
+        timer = _Timer()
+        with timer.stage("normalise"):
+            normalised = normalize_message(text)
+            lang = detect_language(normalised or text)
+        with timer.stage("memory"):
+            self.conversations.get_or_create(merchant, conversation_id, channel=channel)
+            relayed = self.tickets.relay_customer_message(merchant, conversation_id, text)
+        if relayed is not None:
+            return AnswerResult(
+                answer="",
+                language=lang,
+                route="after_sales",
+                category=relayed.category,
+                escalated=True,
+                ticket_id=relayed.id,
+                silent=True,
+                timings_ms=timer.timings,
+            )
+        with timer.stage("memory"):
+            self.conversations.append(merchant, conversation_id, "customer", text)
+            memory = self.conversations.memory(merchant, conversation_id)
+        with timer.stage("screen"):
+            screening = screen(normalised)
+            has_pii = bool(find_pii(text))
+        with timer.stage("route"):
+            decision = classify(normalised, lang=lang)
+        result = AnswerResult(
+            answer="",
+            language=lang,
+            route=decision.route,
+            category=decision.category,
+            injection=screening.injection,
+            signals=tuple(decision.signals) + (("pii",) if has_pii else ()),
+            confidence=decision.confidence,
+        )
+        if not normalised:
+            result.route = "other"
+        if result.route == "after_sales":
+            await self._hand_off(result, merchant, conversation_id, text, normalised, channel, user_id, timer)
+        elif result.route == "greeting":
+            result.answer = replies.greeting(lang, channel)
+        elif result.route == "chitchat":
+            result.answer = replies.chitchat(lang, channel, result.signals)
+        elif result.route == "other":
+            result.answer = replies.other(lang, channel)
+        else:
+            pinned = focus_sku or memory.focus_sku
+            await self._answer_product(
+                result, merchant, normalised, channel, room, pinned, screening.injection, timer
+            )
+            if result.focus_sku and result.focus_sku != memory.focus_sku:
+                self.conversations.set_focus(merchant, conversation_id, result.focus_sku)
+        with timer.stage("memory"):
+            if result.answer:
+                self.conversations.append(
+                    merchant,
+                    conversation_id,
+                    "bot",
+                    result.answer,
+                    meta={
+                        "route": result.route,
+                        "citations": [c.to_dict() for c in result.citations],
+                        "ticket_id": result.ticket_id,
+                        "refused": result.refused,
+                    },
+                )
+        result.timings_ms = timer.timings
+        result.timings_ms["total"] = sum(v for k, v in timer.timings.items() if k != "total")
+        return result
+
+    # -- after-sales ---------------------------------------------------------------------------
+    async def _hand_off(
+        self,
+        result: AnswerResult,
+        merchant: str,
+        conversation_id: str,
+        raw: str,
+        normalised: str,
+        channel: str,
+        user_id: str | None,
+        timer: _Timer,
+    ) -> None:
+        with timer.stage("escalate"):
+            escalation = assess(normalised, classify(normalised, lang=result.language))
+            result.category = escalation.category or result.category
+            open_ticket = channel != "live" or user_id is not None or not self.options.live_tickets_need_user
+            if open_ticket:
+                transcript = [
+                    (m.role, m.text) for m in self.conversations.recent(merchant, conversation_id, 20)
+                ]
+                ticket = self.tickets.open(
+                    merchant,
+                    conversation_id,
+                    category=escalation.category or "other",
+                    priority=escalation.priority,
+                    order_ids=list(escalation.order_ids),
+                    summary=raw[:500],
+                    transcript=transcript,
+                )
+                result.ticket_id = ticket.id
+                result.escalated = True
+            result.answer = replies.handoff(result.language, channel, result.category, result.ticket_id)
+            result.confidence = max(result.confidence, 0.8)
+
+    # -- product questions ---------------------------------------------------------------------
+    async def _answer_product(
+        self,
+        result: AnswerResult,
+        merchant: str,
+        question: str,
+        channel: str,
+        room: RoomContext | None,
+        memory_sku: str | None,
+        injection: bool,
+        timer: _Timer,
+    ) -> None:
+        lang = result.language
+        with timer.stage("retrieve"):
+            retriever = await asyncio.to_thread(self.retrievers, merchant)
+        if result.route in ("recommendation", "comparison") and retriever is not None:
+            with timer.stage("retrieve"):
+                products = (
+                    await asyncio.to_thread(recommend_products, question, retriever, self.store, merchant)
+                    if result.route == "recommendation"
+                    else await asyncio.to_thread(compare_products, question, retriever, self.store, merchant)
+                )
+            if products:
+                with timer.stage("write"):
+                    draft = self.fallback.compose_products(products, result.route, lang)
+                self._finish(result, draft, Evidence(others=list(products)), channel, timer)
+                result.focus_sku = products[0].sku if len(products) == 1 else result.focus_sku
+                return
+        aspects = detect_aspects(question)
+        with timer.stage("focus"):
+            focus: Focus = await asyncio.to_thread(
+                resolve_focus,
+                question,
+                retriever,
+                memory_sku=memory_sku,
+                room=room,
+                options=self.options.focus,
+            )
+        result.focus_method = focus.method
+        if focus.unknown_link and focus.link_number is not None:
+            result.answer = replies.unknown_link(lang, focus.link_number)
+            result.refused = True
+            result.confidence = 0.3
+            return
+        with timer.stage("evidence"):
+            evidence, candidates = await asyncio.to_thread(
+                self._evidence, merchant, question, focus, retriever, aspects
+            )
+            if focus.link_number is not None:
+                evidence.extra_numbers |= numbers_in(str(focus.link_number))
+        result.focus_sku = evidence.product.sku if evidence.product else None
+        if evidence.product is None and not candidates and not (aspects.policy and evidence.policies):
+            result.answer = replies.not_found(lang, channel)
+            result.refused = True
+            result.confidence = 0.2
+            return
+        request = WriteRequest(
+            question=question,
+            language=lang,
+            route=result.route,
+            aspects=aspects,
+            evidence=evidence,
+            channel=channel,
+            candidates=tuple(candidates),
+        )
+        with timer.stage("write"):
+            writer = self.fallback if injection else self.writer
+            draft = await self._write(writer, request)
+        self._finish(result, draft, evidence, channel, timer, request=request)
+
+    def _evidence(
+        self,
+        merchant: str,
+        question: str,
+        focus: Focus,
+        retriever: HybridRetriever | None,
+        aspects: AspectSet,
+    ) -> tuple[Evidence, list[Any]]:
+        evidence = Evidence()
+        candidates: list[Any] = []
+        if (focus.sku is None and focus.candidates) or (
+            focus.candidates and len(focus.candidates) > 1 and not aspects.policy and focus.method == "search"
+        ):
+            found = self.store.get_products(merchant, list(focus.candidates))
+            candidates = [found[s] for s in focus.candidates if s in found]
+        if focus.sku is not None and not candidates:
+            evidence.product = self.store.get_product(merchant, focus.sku)
+        if evidence.product is not None:
+            vq = match_variants(evidence.product, question)
+            evidence.asked_variants = list(vq.matched)
+            evidence.missing_options = list(vq.missing)
+            if retriever is not None:
+                evidence.passages = retriever.search(
+                    question, k=self.options.passages_per_answer, skus=[evidence.product.sku]
+                )
+        if aspects.policy and retriever is not None:
+            hits = retriever.search(question, k=12)
+            evidence.policies = [h for h in hits if h.passage.source.doc_id is not None][
+                : self.options.policies_per_answer
+            ]
+        return evidence, candidates
+
+    async def _write(self, writer: Writer, request: WriteRequest) -> Draft:
+        try:
+            return await writer.write(request)
+        except Exception:  # a failing optional writer must never cost the shopper an answer
+            if writer is self.fallback:
+                raise
+            return await self.fallback.write(request)
+
+    def _finish(
+        self,
+        result: AnswerResult,
+        draft: Draft,
+        evidence: Evidence,
+        channel: str,
+        timer: _Timer,
+        *,
+        request: WriteRequest | None = None,
+    ) -> None:
+        with timer.stage("guard"):
+            checked = guard(draft.text, evidence, channel=channel, language=result.language)
+            if not checked.grounded and request is not None and draft.writer != self.fallback.name:
+                result.grounding_failures = checked.unsupported_numbers
+                draft = self.fallback.compose(request)
+                draft.writer = self.fallback.name
+                checked = guard(draft.text, evidence, channel=channel, language=result.language)
+        result.answer = checked.text
+        result.citations = draft.citations
+        result.confidence = draft.confidence
+        result.refused = draft.refused
+        result.clarify = draft.clarify
+        result.writer = draft.writer
+        result.findings = checked.findings

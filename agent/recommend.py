@@ -1,0 +1,86 @@
+"""Recommendations ("推荐一款适合油皮的", "a gift for dad under 200") and comparisons ("A和B哪个好").
+
+Both pick products with the retriever and read their facts from the store; the writer states only
+those facts (never "A is better": the shopper is told what each one offers).
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from knowledge.models import Product
+from knowledge.retriever import HybridRetriever
+from knowledge.store import CatalogStore
+
+_BUDGET = re.compile(
+    r"(?:under|below|less than|max|within|up to|不超过|低于|少于|以内|以下|预算)\s*[¥$￥]?\s*(\d+(?:\.\d+)?)|"
+    r"[¥$￥]?\s*(\d+(?:\.\d+)?)\s*(?:元|块)?\s*(?:以内|以下|之内|左右)",
+    re.I,
+)
+_SPLIT = re.compile(r"\s*(?:和|跟|与|还是|对比|比较|比|vs\.?|versus|or|and|compared to)\s*", re.I)
+_COMPARE_NOISE = re.compile(
+    r"哪个好|哪个更好|哪款好|哪个更|有什么区别|有啥区别|区别|什么不同|有什么不同|哪个划算|选哪个|"
+    r"which is better|which one|difference between|what'?s the difference|better|difference|\?|？",
+    re.I,
+)
+
+
+def budget_of(question: str) -> Decimal | None:
+    match = _BUDGET.search(question)
+    if match is None:
+        return None
+    value = match.group(1) or match.group(2)
+    return Decimal(value) if value else None
+
+
+def _in_stock(product: Product) -> bool:
+    stock = product.total_stock()
+    return stock is None or stock > 0
+
+
+def recommend_products(
+    question: str, retriever: HybridRetriever, store: CatalogStore, merchant: str, *, limit: int = 3
+) -> list[Product]:
+    """Up to `limit` in-stock products matching the request and its budget, best first."""
+    ranked = retriever.search_products(question, k=12)
+    found = store.get_products(merchant, [h.sku for h in ranked])
+    budget = budget_of(question)
+    picked: list[Product] = []
+    top = ranked[0].score if ranked else 0.0
+    for hit in ranked:
+        product = found.get(hit.sku)
+        if product is None or not _in_stock(product):
+            continue
+        if budget is not None and (product.price is None or product.price > budget):
+            continue
+        if hit.score < top - 0.12:  # far below the best match: not what was asked for
+            break
+        picked.append(product)
+        if len(picked) >= limit:
+            break
+    return picked
+
+
+def compare_products(
+    question: str, retriever: HybridRetriever, store: CatalogStore, merchant: str
+) -> list[Product]:
+    """The two (or more) products a comparison names, in the order named; [] when fewer than two."""
+    body = _COMPARE_NOISE.sub(" ", question)
+    sides = [s for s in _SPLIT.split(body) if s and s.strip()]
+    skus: list[str] = []
+    for side in sides:
+        named = retriever.lookup(side)
+        if named:
+            sku = named[0]
+        else:
+            ranked = retriever.search_products(side, k=1)
+            if not ranked:
+                continue
+            sku = ranked[0].sku
+        if sku not in skus:
+            skus.append(sku)
+    if len(skus) < 2:
+        return []
+    found = store.get_products(merchant, skus)
+    return [found[s] for s in skus if s in found]

@@ -1,0 +1,58 @@
+"""The writer interface: evidence in, a draft answer out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from agent.aspects import AspectSet
+from agent.evidence import Citation, Evidence
+from knowledge.models import Product
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRequest:
+    """Everything a writer may use. Writers see only this: never the store, never the open web."""
+
+    question: str
+    language: str  # "zh" | "en": the language to answer in
+    route: str
+    aspects: AspectSet
+    evidence: Evidence
+    channel: str = "chat"  # "chat" (private consultation) | "live" (public room)
+    #: Products to ask the shopper to choose between (a clarifying question).
+    candidates: tuple[Product, ...] = ()
+    #: Recent turns of the conversation, oldest first: (role, text).
+    history: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(slots=True)
+class Draft:
+    """A writer's answer before the guard."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    confidence: float = 0.0
+    refused: bool = False
+    clarify: bool = False
+    writer: str = "default"
+
+
+class Writer(ABC):
+    """Template method: `write` is the public entry; providers implement `_write`."""
+
+    name: str = "writer"
+
+    async def write(self, request: WriteRequest) -> Draft:
+        draft = await self._write(request)
+        draft.writer = self.name
+        return draft
+
+    async def stream(self, request: WriteRequest) -> AsyncIterator[str]:
+        """Text pieces as they are produced; the default yields the whole draft at once."""
+        draft = await self.write(request)
+        yield draft.text
+
+    @abstractmethod
+    async def _write(self, request: WriteRequest) -> Draft: ...

@@ -1,0 +1,311 @@
+"""The deterministic default writer: templates over facts plus the best catalog lines.
+
+It answers in the question's language (a Chinese question about an English listing gets a Chinese
+answer quoting the listing's values), states only what the evidence holds, and says so honestly when
+the evidence does not answer the question.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from agent.evidence import Citation, Evidence, stock_state
+from agent.variants import available_values, option_values
+from agent.writers.base import Draft, Writer, WriteRequest
+from agent.writers.lines import best_policy_lines, best_product_lines, content_terms
+from knowledge.models import Product, Variant
+
+_SYMBOL = {"CNY": "¥", "RMB": "¥", "USD": "$", "HKD": "HK$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def money(value: Decimal, currency: str) -> str:
+    text = format(value.quantize(Decimal("0.01")), "f")
+    if text.endswith(".00"):
+        text = text[:-3]
+    symbol = _SYMBOL.get(currency.upper())
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def _join(items: list[str], lang: str) -> str:
+    if lang == "zh":
+        return "、".join(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+class TemplateWriter(Writer):
+    """Answers built from templates; the default, always available, offline and fast."""
+
+    name = "default"
+
+    async def _write(self, request: WriteRequest) -> Draft:
+        return self.compose(request)
+
+    def compose(self, request: WriteRequest) -> Draft:
+        """Synchronous form of `write`, for callers without an event loop."""
+        lang = "zh" if request.language == "zh" else "en"
+        ev = request.evidence
+        if request.candidates:
+            return _clarify(request.candidates, lang)
+        product = ev.product
+        aspects = request.aspects
+        parts: list[str] = []
+        cites: list[Citation] = []
+        unanswered = False
+
+        if product is not None:
+            if "price" in aspects:
+                parts.append(_price(product, lang))
+                cites.append(Citation(sku=product.sku, field="price"))
+            if "variants" in aspects or (ev.asked_variants and "stock" in aspects):
+                parts.append(_variants(product, ev, lang))
+                cites.append(Citation(sku=product.sku, field="variants"))
+            elif "stock" in aspects:
+                parts.append(_stock(product, lang))
+                cites.append(Citation(sku=product.sku, field="stock"))
+            if "spec" in aspects or "general" in aspects:
+                title_terms = content_terms(f"{product.brand} {product.title}")
+                lines = best_product_lines(request.question, product, ev.passages, title_terms=title_terms)
+                if lines:
+                    parts.append(_spec(lines[0].text, lang))
+                    cites.append(lines[0].citation)
+                elif "general" in aspects and not parts:
+                    parts.append(_summary(product, lang))
+                    cites.append(Citation(sku=product.sku, field="selling_points"))
+                else:
+                    unanswered = True
+        if aspects.policy:
+            lines = best_policy_lines(request.question, ev.policies)
+            if lines:
+                parts.append(_policy(lines[0].text, lines[0].citation, lang))
+                cites.append(lines[0].citation)
+            elif not parts:
+                unanswered = True
+
+        if not parts:
+            return _refuse(request, lang)
+        text = "".join(parts) if lang == "zh" else " ".join(parts)
+        if unanswered:
+            text += _partial_refusal(lang)
+        confidence = 0.9 if not unanswered else 0.6
+        return Draft(text=text, citations=_unique(cites), confidence=confidence)
+
+    def compose_products(self, products: list[Product], route: str, lang: str) -> Draft:
+        """A recommendation or comparison over store facts: price, stock and one selling point each."""
+        lines: list[str] = []
+        cites: list[Citation] = []
+        for product in products[:3]:
+            price = "" if product.price is None else money(product.price, product.currency)
+            point = product.selling_points[0].rstrip("。.") if product.selling_points else ""
+            state = stock_state(product.total_stock())
+            if lang == "zh":
+                line = f"「{product.title}」"
+                line += f"{price}" if price else ""
+                line += f"，{point}" if point else ""
+                line += "（库存紧张）" if state == "low" else ""
+            else:
+                line = f'"{product.title}"'
+                line += f" at {price}" if price else ""
+                line += f": {point}" if point else ""
+                line += " (low stock)" if state == "low" else ""
+            lines.append(line)
+            cites.append(Citation(sku=product.sku, field="selling_points"))
+            if product.price is not None:
+                cites.append(Citation(sku=product.sku, field="price"))
+        if route == "comparison":
+            text = (
+                "两款各有侧重：" + "；".join(lines) + "。看您更看重哪一点，我再帮您细说。"
+                if lang == "zh"
+                else "Here is how they differ: " + "; ".join(lines) + ". Tell me what matters most to you."
+            )
+        else:
+            text = (
+                "可以看看这几款：" + "；".join(lines) + "。"
+                if lang == "zh"
+                else "You might like: " + "; ".join(lines) + "."
+            )
+        return Draft(text=text, citations=cites, confidence=0.75)
+
+
+def _unique(cites: list[Citation]) -> list[Citation]:
+    seen: list[Citation] = []
+    for c in cites:
+        if c not in seen:
+            seen.append(c)
+    return seen
+
+
+def _name(product: Product) -> str:
+    return product.title
+
+
+def _price(product: Product, lang: str) -> str:
+    if product.price is None:
+        return (
+            f"{_name(product)}的价格商品页暂未标注，以下单页面显示为准。"
+            if lang == "zh"
+            else f"The price of the {_name(product)} is not listed yet; the checkout page shows the current price."
+        )
+    now = money(product.price, product.currency)
+    promo = product.list_price is not None and product.list_price > product.price
+    variant_prices = sorted({v.price for v in product.variants if v.price is not None})
+    if lang == "zh":
+        text = f"{_name(product)}现在的价格是{now}"
+        if promo and product.list_price is not None:
+            text += f"（原价{money(product.list_price, product.currency)}）"
+        if len(variant_prices) > 1:
+            low, high = variant_prices[0], variant_prices[-1]
+            text += f"，不同规格{money(low, product.currency)}到{money(high, product.currency)}不等"
+        return text + "。"
+    text = f"The {_name(product)} is {now}"
+    if promo and product.list_price is not None:
+        text += f" (regular price {money(product.list_price, product.currency)})"
+    if len(variant_prices) > 1:
+        low, high = variant_prices[0], variant_prices[-1]
+        text += f"; options range from {money(low, product.currency)} to {money(high, product.currency)}"
+    return text + "."
+
+
+def _stock_phrase(stock: int | None, lang: str) -> str:
+    state = stock_state(stock)
+    if lang == "zh":
+        return {
+            "in_stock": "有货",
+            "low": f"库存紧张，仅剩{stock}件",
+            "sold_out": "已经售罄了",
+            "unknown": "库存以下单页面为准",
+        }[state]
+    return {
+        "in_stock": "in stock",
+        "low": f"low in stock (only {stock} left)",
+        "sold_out": "sold out",
+        "unknown": "shown on the checkout page (stock is not listed here)",
+    }[state]
+
+
+def _stock(product: Product, lang: str) -> str:
+    phrase = _stock_phrase(product.total_stock(), lang)
+    if lang == "zh":
+        return f"{_name(product)}目前{phrase}。"
+    return (
+        f"The {_name(product)} is {phrase}."
+        if "checkout" not in phrase
+        else f"Stock for the {_name(product)} is {phrase}."
+    )
+
+
+def _variant_label(variant: Variant, lang: str) -> str:
+    values = list(variant.options.values())
+    return ("/".join(values) if lang == "zh" else " / ".join(values)) or variant.sku
+
+
+def _variants(product: Product, ev: Evidence, lang: str) -> str:
+    if not product.variants:
+        if lang == "zh":
+            return f"{_name(product)}只有一个规格，目前{_stock_phrase(product.total_stock(), lang)}。"
+        return f"The {_name(product)} comes in a single version; it is {_stock_phrase(product.total_stock(), lang)}."
+    all_values = option_values(product)
+    available = available_values(product)
+    out: list[str] = []
+    if ev.missing_options:
+        listed = "；".join(f"{k}：{'、'.join(v)}" for k, v in all_values.items())
+        listed_en = "; ".join(f"{k}: {', '.join(v)}" for k, v in all_values.items())
+        missing = _join(list(ev.missing_options), lang)
+        out.append(
+            f"{_name(product)}没有{missing}这个规格，可选的有{listed}。"
+            if lang == "zh"
+            else f"The {_name(product)} does not come in {missing}; the options are {listed_en}."
+        )
+    if ev.asked_variants:
+        for variant in ev.asked_variants[:4]:
+            label = _variant_label(variant, lang)
+            phrase = _stock_phrase(variant.stock, lang)
+            price = (
+                f"，{money(variant.price, product.currency)}"
+                if variant.price is not None and lang == "zh"
+                else ""
+            )
+            price_en = f" at {money(variant.price, product.currency)}" if variant.price is not None else ""
+            out.append(f"{label}{phrase}{price}。" if lang == "zh" else f"{label} is {phrase}{price_en}.")
+        if all((v.stock is not None and v.stock <= 0) for v in ev.asked_variants) and available:
+            others = "；".join(f"{k}：{'、'.join(v)}" for k, v in available.items())
+            others_en = "; ".join(f"{k}: {', '.join(v)}" for k, v in available.items())
+            out.append(f"目前还有货的有{others}。" if lang == "zh" else f"Still available: {others_en}.")
+    elif not ev.missing_options:
+        if available:
+            listed = "；".join(f"{k}：{'、'.join(v)}" for k, v in available.items())
+            listed_en = "; ".join(f"{k}: {', '.join(v)}" for k, v in available.items())
+            out.append(
+                f"{_name(product)}目前有货的规格：{listed}。"
+                if lang == "zh"
+                else f"The {_name(product)} is available in {listed_en}."
+            )
+        else:
+            out.append(
+                f"{_name(product)}所有规格都已售罄。"
+                if lang == "zh"
+                else f"Every option of the {_name(product)} is sold out."
+            )
+    return "".join(out) if lang == "zh" else " ".join(out)
+
+
+def _spec(line: str, lang: str) -> str:
+    line = line.rstrip("。.；; ")
+    return f"根据商品信息：{line}。" if lang == "zh" else f"From the product details: {line}."
+
+
+def _policy(line: str, citation: Citation, lang: str) -> str:
+    line = line.rstrip("。.；; ")
+    where = citation.heading or citation.document or ""
+    if lang == "zh":
+        return f"根据店铺的{where}说明：{line}。" if where else f"根据店铺政策：{line}。"
+    return f"Per our {where} policy: {line}." if where else f"Per our shop policy: {line}."
+
+
+def _summary(product: Product, lang: str) -> str:
+    points = product.selling_points[:2]
+    if lang == "zh":
+        text = f"{_name(product)}"
+        if points:
+            text += "：" + "；".join(p.rstrip("。") for p in points)
+        return text + "。"
+    text = f"The {_name(product)}"
+    if points:
+        text += ": " + "; ".join(p.rstrip(".") for p in points)
+    return text + "."
+
+
+def _clarify(candidates: tuple[Product, ...], lang: str) -> Draft:
+    names = [p.title for p in candidates[:4]]
+    if lang == "zh":
+        text = "您问的是哪一款呢？" + "、".join(f"「{n}」" for n in names) + "，告诉我商品名或链接号就好。"
+    else:
+        text = (
+            "Which one do you mean: " + _join([f'"{n}"' for n in names], "en").replace(" and ", " or ") + "?"
+        )
+    return Draft(
+        text=text,
+        citations=[Citation(sku=p.sku, field="title") for p in candidates[:4]],
+        confidence=0.5,
+        clarify=True,
+    )
+
+
+def _refuse(request: WriteRequest, lang: str) -> Draft:
+    offer = request.channel == "chat"
+    if lang == "zh":
+        text = "这个问题我在商品资料里没有查到准确信息，不能乱说哦。"
+        if offer:
+            text += "需要的话我可以帮您转人工客服确认。"
+    else:
+        text = "I couldn't find that in our product information, so I won't guess."
+        if offer:
+            text += " I can pass your question to a person on our team if you like."
+    return Draft(text=text, confidence=0.2, refused=True)
+
+
+def _partial_refusal(lang: str) -> str:
+    if lang == "zh":
+        return "其他细节商品资料里没有写，我就不乱说了。"
+    return " The listing doesn't say more than that, so I won't guess."

@@ -1,0 +1,203 @@
+"""Pick the catalog lines that answer a spec or policy question.
+
+Candidate lines are the focused product's attributes ("材质: 棉"), selling points and description
+sentences, and the retrieved policy sections. Each is scored by the share of the question's content
+terms it contains (with the bilingual glossary, so "防水吗" meets "Waterproof: IPX5") plus the
+retriever's score of the passage it came from. No line above the bar means the catalog does not say.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agent.evidence import Citation
+from knowledge.glossary import expansion_tokens
+from knowledge.models import Product
+from knowledge.retriever import Hit
+from knowledge.tokenize import tokenize
+
+# Words that carry no content in a question about a product.
+_STOP = frozenset(
+    [
+        "这",
+        "这个",
+        "这款",
+        "那个",
+        "那款",
+        "它",
+        "吗",
+        "呢",
+        "啊",
+        "吧",
+        "呀",
+        "嘛",
+        "么",
+        "的",
+        "了",
+        "是",
+        "是不是",
+        "有",
+        "有没有",
+        "没有",
+        "能",
+        "能不能",
+        "可以",
+        "可不可以",
+        "会",
+        "会不会",
+        "请问",
+        "主播",
+        "宝宝",
+        "亲",
+        "一下",
+        "多少",
+        "什么",
+        "怎么",
+        "怎么样",
+        "如何",
+        "哪",
+        "哪个",
+        "哪些",
+        "还",
+        "还有",
+        "都",
+        "也",
+        "就",
+        "和",
+        "跟",
+        "与",
+        "及",
+        "我",
+        "你",
+        "您",
+        "我们",
+        "适合",
+        "用",
+        "is",
+        "it",
+        "this",
+        "that",
+        "the",
+        "a",
+        "an",
+        "does",
+        "do",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "of",
+        "for",
+        "to",
+        "in",
+        "on",
+        "with",
+        "and",
+        "or",
+        "be",
+        "are",
+        "how",
+        "what",
+        "which",
+        "my",
+        "me",
+        "i",
+        "you",
+        "your",
+        "any",
+        "there",
+        "have",
+        "has",
+        "about",
+        "tell",
+        "please",
+    ]
+)
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])\s*|(?<=\.)\s+")
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    text: str
+    citation: Citation
+    score: float
+
+
+def content_terms(question: str) -> set[str]:
+    terms = {t for t in tokenize(question) if t not in _STOP and len(t) > 0}
+    terms |= {t for t in expansion_tokens(question) if t not in _STOP}
+    return terms
+
+
+def _product_lines(product: Product) -> list[tuple[str, Citation]]:
+    lines: list[tuple[str, Citation]] = []
+    for key, value in product.attributes.items():
+        lines.append((f"{key}: {value}", Citation(sku=product.sku, field="attributes")))
+    for point in product.selling_points:
+        lines.append((point, Citation(sku=product.sku, field="selling_points")))
+    for sentence in _SENTENCE_END.split(product.description):
+        if sentence.strip():
+            lines.append((sentence.strip(), Citation(sku=product.sku, field="description")))
+    return lines
+
+
+def _hit_lines(hits: Sequence[Hit]) -> list[tuple[str, Citation, float]]:
+    out: list[tuple[str, Citation, float]] = []
+    for hit in hits:
+        body = hit.passage.text
+        # Passages start with "brand title:" or "document — heading:"; the first line names the source.
+        head, _, rest = body.partition("\n")
+        text = rest if rest.strip() else head.split(":", 1)[-1]
+        for part in _SENTENCE_END.split(text):
+            part = part.strip(" -•\n")
+            if len(part) >= 2:
+                out.append((part, Citation.of_hit(hit), hit.score))
+    return out
+
+
+def _overlap(terms: set[str], text: str) -> float:
+    if not terms:
+        return 0.0
+    line_terms = set(tokenize(text)) | set(expansion_tokens(text))
+    hits = terms & line_terms
+    return len(hits) / len(terms)
+
+
+def best_product_lines(
+    question: str,
+    product: Product,
+    passages: Sequence[Hit],
+    *,
+    limit: int = 2,
+    title_terms: set[str] | None = None,
+) -> list[Line]:
+    """The product lines that answer `question`, best first; [] when none shares a content term."""
+    terms = content_terms(question) - (title_terms or set())
+    if not terms:
+        return []
+    best_hit_score = {
+        h.passage.source.field: h.score for h in passages if h.passage.source.sku == product.sku
+    }
+    scored: list[Line] = []
+    for text, citation in _product_lines(product):
+        overlap = _overlap(terms, text)
+        if overlap <= 0:
+            continue
+        prior = best_hit_score.get(citation.field, 0.0)
+        scored.append(Line(text, citation, overlap + 0.1 * max(prior, 0.0)))
+    scored.sort(key=lambda line: line.score, reverse=True)
+    return scored[:limit]
+
+
+def best_policy_lines(question: str, policies: Sequence[Hit], *, limit: int = 2) -> list[Line]:
+    """The policy sentences that answer `question`, best first."""
+    terms = content_terms(question)
+    scored: list[Line] = []
+    for text, citation, prior in _hit_lines(policies):
+        overlap = _overlap(terms, text)
+        scored.append(Line(text, citation, overlap + 0.5 * max(prior, 0.0)))
+    scored.sort(key=lambda line: line.score, reverse=True)
+    return scored[:limit]

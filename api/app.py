@@ -1,0 +1,77 @@
+"""The FastAPI application: `create_app(settings)` wires routers, error handlers and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.routes import catalog, health
+from api.services import Services
+from api.settings import Settings
+
+log = logging.getLogger("anchor.api")
+
+
+def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message, **extra}})
+
+
+def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> FastAPI:
+    """Build the app. Heavy loading (database, model, index) happens in the lifespan, not here."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = Services(settings)
+        app.state.services = services
+        if warm_up:
+            await run_in_threadpool(services.warm_up)
+        log.info("live-anchor ready (data dir %s)", settings.data_dir)
+        try:
+            yield
+        finally:
+            services.close()
+
+    app = FastAPI(
+        title="live-anchor",
+        version="0.1.0",
+        summary="AI virtual anchor and customer-service bot for live-stream commerce.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            400: "bad_request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not_found",
+            409: "conflict",
+            413: "too_large",
+            422: "invalid",
+            429: "rate_limited",
+        }.get(exc.status_code, "error")
+        response = _error(exc.status_code, code, str(exc.detail))
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"where": ".".join(str(p) for p in err.get("loc", ())), "message": err.get("msg", "")}
+            for err in exc.errors()
+        ]
+        summary = "; ".join(f"{p['where']}: {p['message']}" for p in problems)
+        return _error(422, "invalid", f"invalid request: {summary}", problems=problems)
+
+    app.include_router(health.router)
+    app.include_router(catalog.router)
+    return app

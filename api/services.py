@@ -1,0 +1,150 @@
+"""The composition root: builds the store, embedder, indexes and retrievers from `Settings`, lazily.
+
+The FastAPI lifespan and the CLI both hold one `Services`. Constructing it is cheap; the database
+schema, the embedding model and each merchant's index load on first use (or in `warm_up`).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from api.settings import Settings
+from knowledge.embedders import Embedder, make_embedder
+from knowledge.importer import CatalogImporter, ImportReport
+from knowledge.index import CatalogIndex
+from knowledge.models import ProgressFn
+from knowledge.retriever import HybridRetriever
+from knowledge.store import CatalogStore, create_engine_for
+
+_MERCHANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class InvalidMerchantError(ValueError):
+    """A merchant id that cannot be used (it names directories on disk and rows in the database)."""
+
+
+def check_merchant_id(merchant: str) -> str:
+    """Return `merchant` if it is a valid id, else raise with what is allowed."""
+    if not _MERCHANT_ID.match(merchant):
+        raise InvalidMerchantError(
+            f"merchant id {merchant!r} is not valid: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return merchant
+
+
+class Services:
+    """Shared, lazily built components for one process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._engine: Engine | None = None
+        self._store: CatalogStore | None = None
+        self._embedder: Embedder | None = None
+        self._retrievers: dict[str, tuple[int, HybridRetriever]] = {}
+
+    # -- storage -------------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        with self._lock:
+            if self._engine is None:
+                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                self._engine = create_engine_for(self.settings.resolved_database_url)
+            return self._engine
+
+    @property
+    def store(self) -> CatalogStore:
+        with self._lock:
+            if self._store is None:
+                store = CatalogStore(self.engine)
+                store.create_schema()
+                self._store = store
+            return self._store
+
+    # -- retrieval -----------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(
+                    self.settings.embedder, batch_size=self.settings.embed_batch_size
+                )
+            return self._embedder
+
+    def index(self, merchant: str) -> CatalogIndex:
+        return CatalogIndex(self.settings.index_dir, check_merchant_id(merchant), self.embedder)
+
+    def retriever(self, merchant: str) -> HybridRetriever | None:
+        """The merchant's retriever, reloaded when the catalog changed; None when nothing is indexed."""
+        check_merchant_id(merchant)
+        version = self.store.catalog_version(merchant)
+        with self._lock:
+            cached = self._retrievers.get(merchant)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            index = self.index(merchant)
+            if not index.exists():
+                return None
+            index.load()
+            retriever = HybridRetriever(index)
+            self._retrievers[merchant] = (version, retriever)
+            return retriever
+
+    # -- catalog import ------------------------------------------------------------------------
+    def ingest(
+        self,
+        files: Sequence[Path],
+        merchant: str,
+        *,
+        replace: bool = False,
+        skip_invalid: bool = False,
+        force_index: bool = False,
+        progress: ProgressFn | None = None,
+        display_names: Sequence[str] | None = None,
+    ) -> ImportReport:
+        check_merchant_id(merchant)
+        self.store.ensure_merchant(merchant)
+        importer = CatalogImporter(self.store, self.settings.import_limits())
+        report = importer.run(
+            files,
+            merchant,
+            replace=replace,
+            skip_invalid=skip_invalid,
+            index=self.index(merchant),
+            progress=progress,
+            display_names=display_names,
+            force_index=force_index,
+        )
+        with self._lock:
+            self._retrievers.pop(merchant, None)
+        return report
+
+    def rebuild_index(self, merchant: str, progress: ProgressFn | None = None) -> object:
+        """Re-derive the merchant's index from the store (after changing the embedder, say)."""
+        check_merchant_id(merchant)
+        stats = self.index(merchant).sync(
+            self.store.all_products(merchant), self.store.documents(merchant), progress
+        )
+        with self._lock:
+            self._retrievers.pop(merchant, None)
+        return stats
+
+    def warm_up(self, merchant: str | None = None) -> None:
+        """Open the database and load the default merchant's index and model before serving."""
+        _ = self.store
+        retriever = self.retriever(merchant or self.settings.default_merchant)
+        if retriever is not None:
+            retriever.search("warm up", k=1)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.dispose()
+                self._engine = None
+                self._store = None
