@@ -29,7 +29,9 @@ PRIORITIES: tuple[Priority, ...] = ("low", "normal", "high", "urgent")
 _SHOUTING_MARKS = re.compile(r"[!！]{3,}|[?？]{3,}")
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 # Capitalised abbreviations that are not shouting.
-_NOT_SHOUTING = frozenset({"VAT", "BBB", "USD", "RMB", "CNY", "SKU", "ASAP", "DHL", "UPS", "FTC", "XXL", "OK"})
+_NOT_SHOUTING = frozenset(
+    {"VAT", "BBB", "USD", "RMB", "CNY", "SKU", "ASAP", "DHL", "UPS", "FTC", "XXL", "OK"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,7 @@ def guard(text: str, evidence: Evidence, *, channel: str = "chat", language: str
         spans = pii.find_pii(cleaned)
         if spans:
             redacted = [s.kind for s in spans]
-            cleaned = pii.redact(cleaned, lang=language)
+            cleaned = pii.redact(cleaned, language="zh" if language == "zh" else "en")
     return GuardResult(
         text=cleaned,
         grounded=not unsupported,

@@ -11,8 +11,8 @@ The checks run in a fixed order, first match wins:
 2. adverts → other;
 3. after-sales (`agent.routing.after_sales`): post-sale problems and requests, not pre-sale policy questions;
 4. abuse, out-of-scope questions, keyboard mashing → other;
-5. things said about the host and buying signals ("扣1") → chit-chat;
-6. size questions → product question; comparison; recommendation;
+5. size questions → product question; comparison; recommendation;
+6. things said about the host and buying signals ("扣1") → chit-chat;
 7. a message that is only a greeting → greeting;
 8. product cues (price, stock, sizes, link numbers, shipping and returns policy) → product question;
 9. plain chit-chat words; then any other question → product question; anything else → chit-chat.
@@ -28,7 +28,9 @@ from agent.routing import chat_lexicons as cx
 from agent.routing.after_sales import AfterSalesCategory, detect_after_sales
 from agent.routing.text import PreparedText, has_emoji, is_keyboard_mash, is_symbol_only, prepare
 
-Route = Literal["after_sales", "product_question", "recommendation", "comparison", "greeting", "chitchat", "other"]
+Route = Literal[
+    "after_sales", "product_question", "recommendation", "comparison", "greeting", "chitchat", "other"
+]
 ROUTES: tuple[Route, ...] = get_args(Route)
 AFTER_SALES_CATEGORIES: tuple[AfterSalesCategory, ...] = get_args(AfterSalesCategory)
 
@@ -58,7 +60,9 @@ class RouteDecision:
         return self.route == "after_sales"
 
 
-_ZH_QUESTION = re.compile(r"吗|(?<![什怎这那多要])么|嘛|什么|怎么|咋|哪|几|多少|多久|为啥|为什么|谁|如何|啥|能不能|有没有|是不是|(\w)不\1")
+_ZH_QUESTION = re.compile(
+    r"吗|(?<![什怎这那多要])么|嘛|什么|怎么|咋|哪|几|多少|多久|为啥|为什么|谁|如何|啥|能不能|有没有|是不是|(\w)不\1"
+)
 _EN_QUESTION = re.compile(
     r"^(how|what|what'?s|whats|when|where|which|why|who|is|are|do|does|did|can|could|will|would|should|any)\b"
 )
@@ -76,7 +80,9 @@ def _is_only_greeting(text: str) -> bool:
     return not rest.strip() or is_symbol_only(rest)
 
 
-def _decide(route: Route, confidence: float, signals: list[str], category: AfterSalesCategory | None = None) -> RouteDecision:
+def _decide(
+    route: Route, confidence: float, signals: list[str], category: AfterSalesCategory | None = None
+) -> RouteDecision:
     return RouteDecision(route=route, category=category, confidence=confidence, signals=tuple(signals))
 
 

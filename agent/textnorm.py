@@ -73,9 +73,12 @@ T2S: dict[int, str] = _build_t2s(_T2S_PAIRS)
 # Characters that carry nothing: zero-width spaces/joiners, word joiner, BOM, Mongolian vowel separator,
 # soft hyphen, variation selectors, the combining enclosing keycap.
 _INVISIBLE = frozenset(
-    [0x00AD, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0xFEFF, 0x20E3]
-    + list(range(0xFE00, 0xFE10))
-    + list(range(0xE0100, 0xE01F0))
+    [
+        *(0x00AD, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E, 0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0xFEFF),
+        0x20E3,
+        *range(0xFE00, 0xFE10),
+        *range(0xE0100, 0xE01F0),
+    ]
 )
 
 # Full-width punctuation that Chinese text uses as its own punctuation; `normalize_message` keeps it.

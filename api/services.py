@@ -13,6 +13,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from agent.conversations import ConversationStore
+from agent.db import create_schema as create_agent_schema
+from agent.pipeline import AnswerPipeline, PipelineOptions
+from agent.tickets import TicketService
 from api.settings import Settings
 from knowledge.embedders import Embedder, make_embedder
 from knowledge.importer import CatalogImporter, ImportReport
@@ -48,6 +52,9 @@ class Services:
         self._store: CatalogStore | None = None
         self._embedder: Embedder | None = None
         self._retrievers: dict[str, tuple[int, HybridRetriever]] = {}
+        self._conversations: ConversationStore | None = None
+        self._tickets: TicketService | None = None
+        self._pipeline: AnswerPipeline | None = None
 
     # -- storage -------------------------------------------------------------------------------
     @property
@@ -66,6 +73,38 @@ class Services:
                 store.create_schema()
                 self._store = store
             return self._store
+
+    @property
+    def conversations(self) -> ConversationStore:
+        with self._lock:
+            if self._conversations is None:
+                create_agent_schema(self.engine)
+                self._conversations = ConversationStore(
+                    self.engine, ttl_seconds=self.settings.conversation_ttl_seconds
+                )
+            return self._conversations
+
+    @property
+    def tickets(self) -> TicketService:
+        with self._lock:
+            if self._tickets is None:
+                self._tickets = TicketService(
+                    self.engine, self.conversations, reopen_on_message=self.settings.reopen_tickets_on_message
+                )
+            return self._tickets
+
+    @property
+    def pipeline(self) -> AnswerPipeline:
+        with self._lock:
+            if self._pipeline is None:
+                self._pipeline = AnswerPipeline(
+                    store=self.store,
+                    retrievers=self.retriever,
+                    conversations=self.conversations,
+                    tickets=self.tickets,
+                    options=PipelineOptions(max_message_chars=self.settings.max_message_chars),
+                )
+            return self._pipeline
 
     # -- retrieval -----------------------------------------------------------------------------
     @property

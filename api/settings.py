@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     max_field_chars: int = 2_000
     max_description_chars: int = 20_000
 
+    # Conversations and hand-off
+    conversation_ttl_seconds: int = 1800
+    reopen_tickets_on_message: bool = True
+    max_message_chars: int = 2000
+
     # Service
     host: str = "127.0.0.1"
     port: int = 8000

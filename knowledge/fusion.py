@@ -17,7 +17,7 @@ import numpy as np
 
 from knowledge.glossary import concepts
 from knowledge.lexical import LexicalIndex
-from knowledge.tokenize import tokenize
+from knowledge.tokenize import is_cjk, tokenize
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,11 @@ class FusionConfig:
     lexical_candidates: int = 100
     #: Added per further matching passage of the same product (capped at two).
     extra_passage_bonus: float = 0.0
+    #: Added to the dense score of a text in the other language than the question: the multilingual
+    #: model scores same-language pairs higher for the same meaning.
+    cross_lingual_offset: float = 0.0
+    #: Judge lexical coverage only on terms a text in its language could contain (see fair_coverage).
+    language_fair: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,9 @@ class Term:
 
     forms: tuple[frozenset[str], ...]
     weight: float
+    #: "zh" or "en" for a plain word only that language's texts can contain; None when any text can
+    #: (a glossary concept, a number, a model number).
+    lang: str | None = None
 
 
 def query_terms(query: str, lexical: LexicalIndex, config: FusionConfig) -> list[Term]:
@@ -62,8 +70,46 @@ def query_terms(query: str, lexical: LexicalIndex, config: FusionConfig) -> list
         if token in claimed:
             continue
         idf = lexical.token_idf(token)
-        terms.append(Term((frozenset({token}),), idf if idf is not None else max_idf * config.unknown_weight))
+        weight = idf if idf is not None else max_idf * config.unknown_weight
+        terms.append(Term((frozenset({token}),), weight, _token_lang(token)))
     return terms
+
+
+def _token_lang(token: str) -> str | None:
+    if any(ch.isdigit() for ch in token):
+        return None
+    return "zh" if is_cjk(token) else "en"
+
+
+def _coverages(terms: Sequence[Term], hits: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(coverage over all terms, coverage over language-neutral terms) for `size` items."""
+    covered_all = np.zeros(size, dtype=np.float32)
+    covered_neutral = np.zeros(size, dtype=np.float32)
+    total_all = sum(t.weight for t in terms)
+    total_neutral = sum(t.weight for t in terms if t.lang is None)
+    for term, hit in zip(terms, hits, strict=True):
+        covered_all[hit] += term.weight
+        if term.lang is None:
+            covered_neutral[hit] += term.weight
+    all_share = covered_all / total_all if total_all > 0 else covered_all
+    neutral_share = covered_neutral / total_neutral if total_neutral > 0 else covered_neutral
+    return all_share, neutral_share
+
+
+def fair_coverage(
+    coverages: tuple[np.ndarray, np.ndarray], item_langs: np.ndarray, query_lang: str
+) -> np.ndarray:
+    """Coverage judged only on terms each item could contain.
+
+    A Chinese question's plain Chinese words can never occur in an English listing; counting them would
+    favour every Chinese listing over the English one asked about. For an item in the other language
+    than the question, only language-neutral terms (glossary concepts, numbers, model numbers) count.
+    """
+    all_share, neutral_share = coverages
+    if query_lang not in ("zh", "en"):
+        return all_share
+    other = (item_langs != query_lang) & ((item_langs == "zh") | (item_langs == "en"))
+    return np.where(other, neutral_share, all_share).astype(np.float32)
 
 
 def _form_rows(form: frozenset[str], lexical: LexicalIndex) -> np.ndarray:
@@ -79,28 +125,22 @@ def _form_rows(form: frozenset[str], lexical: LexicalIndex) -> np.ndarray:
     return rows if rows is not None else np.zeros(0, dtype=np.int64)
 
 
-def passage_coverage(terms: Sequence[Term], lexical: LexicalIndex) -> np.ndarray:
-    """Coverage (0..1) of the question's terms for every passage row."""
-    covered = np.zeros(lexical.num_docs, dtype=np.float32)
-    total = sum(t.weight for t in terms)
-    if total <= 0 or lexical.num_docs == 0:
-        return covered
+def passage_coverage(terms: Sequence[Term], lexical: LexicalIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Coverage (0..1) of the question's terms for every passage row: (all terms, neutral terms)."""
+    hits = []
     for term in terms:
         hit = np.zeros(lexical.num_docs, dtype=bool)
         for form in term.forms:
             hit[_form_rows(form, lexical)] = True
-        covered[hit] += term.weight
-    return covered / total
+        hits.append(hit)
+    return _coverages(terms, hits, lexical.num_docs)
 
 
 def product_coverage(
     terms: Sequence[Term], lexical: LexicalIndex, row_product: np.ndarray, n_products: int
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Coverage (0..1) of the question's terms by each product's passages taken together."""
-    covered = np.zeros(n_products, dtype=np.float32)
-    total = sum(t.weight for t in terms)
-    if total <= 0 or n_products == 0:
-        return covered
+    hits = []
     for term in terms:
         hit = np.zeros(n_products, dtype=bool)
         for form in term.forms:
@@ -119,8 +159,8 @@ def product_coverage(
                     break
             if products is not None and products.size:
                 hit[products] = True
-        covered[hit] += term.weight
-    return covered / total
+        hits.append(hit)
+    return _coverages(terms, hits, n_products)
 
 
 def lexical_bonus(coverage: np.ndarray, config: FusionConfig) -> np.ndarray:

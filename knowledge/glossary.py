@@ -145,6 +145,102 @@ t恤,短袖 | t-shirt,tee
 换货 | exchange
 尺码表 | size chart
 机洗 | machine wash
+拉链,拉链款,全拉链 | zip,zipper,full-zip
+连帽,带帽 | hooded,hood
+加绒,抓绒,摇粒绒 | fleece,fleece-lined
+圆领 | crew neck,crewneck
+v领 | v-neck
+立领 | stand collar
+修身 | slim fit,slim
+宽松,oversize | oversized,loose fit,relaxed fit
+弹力 | stretch
+亚麻 | linen
+真丝 | silk
+雪纺 | chiffon
+碎花,印花 | floral,print
+条纹 | striped,stripes
+格子 | plaid
+口袋 | pocket,pockets
+高腰 | high-waisted,high rise
+长袖 | long sleeve
+短袖 | short sleeve
+透气 | breathable
+轻薄,轻便 | lightweight,light
+加厚 | thick,heavyweight
+保暖 | warm,insulated
+防风 | windproof
+雨衣,冲锋衣 | rain jacket,raincoat
+可收纳 | packable
+美码 | us size
+欧码 | eu size
+跑步鞋 | running shoes
+雾面,哑光 | matte
+滋润 | nourishing
+持久,不脱色 | long-lasting,long-wear
+维生素c,维c | vitamin c
+玻尿酸,透明质酸 | hyaluronic acid
+氨基酸 | amino acid
+物理防晒 | mineral sunscreen,mineral
+泡沫 | foaming,foam
+修护 | repair,barrier repair
+眉笔 | brow pencil,eyebrow pencil
+辣,香辣,麻辣 | spicy
+甜 | sweet
+原味,无盐 | unsalted,original
+口味 | flavor,flavour
+烘焙 | roast
+中度烘焙 | medium roast
+深度烘焙 | dark roast
+咖啡豆 | coffee beans,whole bean
+挂耳咖啡 | drip coffee
+方便面,泡面,拉面 | instant noodles,ramen
+非油炸 | non-fried
+有机 | organic
+无糖 | sugar-free
+咖啡因 | caffeine,caffeinated
+绿茶 | green tea
+红茶 | black tea
+果干 | dried fruit
+牛肉干 | beef jerky
+燕麦,麦片 | oats,granola
+可折叠,折叠 | foldable,collapsible,folding
+可叠加,叠放 | stackable
+盖子,盖 | lid,lids
+轮子 | wheels
+记忆棉 | memory foam
+乳胶 | latex
+枕套 | pillowcase,pillow cover
+可水洗,可机洗 | washable,machine washable
+洗碗机 | dishwasher
+不粘 | non-stick,nonstick
+铸铁 | cast iron
+陶瓷 | ceramic
+玻璃 | glass
+勺子,勺 | spoon
+收纳箱,收纳盒,收纳筐 | storage box,storage bin,storage cube,storage basket
+餐具 | dinnerware,tableware
+入耳式 | in-ear
+充电盒,充电仓 | charging case
+无线充电 | wireless charging
+磁吸 | magnetic
+笔记本 | laptop,notebook
+屏幕 | screen,display
+心率 | heart rate
+血氧 | blood oxygen,spo2
+定位 | gps
+亮度 | brightness
+护眼 | eye care,flicker-free
+卷发 | curly hair,curls
+负离子 | ionic
+插电,有线 | corded,plug-in
+随行杯,便携 | portable,personal,to-go
+毫安 | mah
+毫升 | ml
+英寸 | inch,inches
+薰衣草紫,薰衣草 | lavender
+藏青,藏蓝 | navy
+卡其 | khaki
+酒红 | burgundy,wine red
 """
 
 
@@ -219,6 +315,8 @@ def concepts(text: str) -> list[Concept]:
         if not own_words:
             continue
         own = frozenset(t for w in own_words for t in tokenize(w))
+        if not own:
+            continue
         forms = []
         for word in (*zh, *en):
             # Lone Chinese characters of a form (机 of 破壁机) would match far too much.

@@ -18,11 +18,18 @@ from typing import Literal
 
 import numpy as np
 
-from knowledge.fusion import FusionConfig, lexical_bonus, passage_coverage, product_coverage, query_terms
+from knowledge.fusion import (
+    FusionConfig,
+    fair_coverage,
+    lexical_bonus,
+    passage_coverage,
+    product_coverage,
+    query_terms,
+)
 from knowledge.index import CatalogIndex, Generation
 from knowledge.lookup import LookupMatch, ProductEntry, ProductLookup
 from knowledge.models import Passage, Product
-from knowledge.tokenize import tokenize
+from knowledge.tokenize import script_of, tokenize
 
 Mode = Literal["hybrid", "dense", "lexical", "rrf"]
 _RRF_K = 60
@@ -108,12 +115,13 @@ class HybridRetriever:
                 rows = top[bm25[top] > 0]
             scores, methods = bm25[rows], ["lexical"] * len(rows)
         else:
+            query_lang = script_of(query)
             terms = query_terms(query, gen.lexical, self.config)
-            coverage = passage_coverage(terms, gen.lexical)
+            coverage = self._fair(passage_coverage(terms, gen.lexical), tables.passage_langs, query_lang)
             if skus is None:
                 rows, dense = self._add_lexical_rows(gen, qv, rows, dense, coverage)
             bonus = lexical_bonus(coverage[rows], self.config)
-            scores = dense + bonus
+            scores = self._shift(dense, tables.passage_langs[rows], query_lang) + bonus
             methods = ["fused" if b > 0 else "dense" for b in bonus]
         hits = []
         for row, score, method in zip(rows.tolist(), np.asarray(scores).tolist(), methods, strict=True):
@@ -142,14 +150,19 @@ class HybridRetriever:
             return self._rank_lexical(tables, query, k)
         if self.mode == "rrf":
             return self._rank_rrf(tables, query, rows, dense, owners, k)
+        query_lang = script_of(query)
         matches = {m.sku: m for m in tables.lookup.match(query)}
         terms = query_terms(query, gen.lexical, self.config)
-        coverage = product_coverage(terms, gen.lexical, tables.row_product, len(tables.skus))
+        coverage = self._fair(
+            product_coverage(terms, gen.lexical, tables.row_product, len(tables.skus)),
+            tables.product_langs,
+            query_lang,
+        )
         bonus = lexical_bonus(coverage, self.config)
         # Products lexical evidence or a lookup brings in, whose passages the dense top-N missed.
         have = set(owners.tolist())
-        kth = _kth_best(dense, owners, k)
-        floor = float(dense.min()) if dense.size else 0.0
+        kth = _kth_best(self._shift(dense, tables.passage_langs[rows], query_lang), owners, k)
+        floor = float(dense.min()) + max(0.0, self.config.cross_lingual_offset) if dense.size else 0.0
         wanted = [tables.index_of[s] for s in matches if s in tables.index_of]
         order = np.argsort(-coverage)[: self.config.lexical_candidates]
         wanted += [int(p) for p in order if coverage[p] > 0 and floor + bonus[p] >= kth]
@@ -159,10 +172,28 @@ class HybridRetriever:
             rows = np.concatenate([rows, extra])
             dense = np.concatenate([dense, _exact_dense(gen, qv, extra)])
             owners = np.concatenate([owners, tables.row_product[extra]])
-        passage_bonus = lexical_bonus(passage_coverage(terms, gen.lexical)[rows], self.config)
+        dense = self._shift(dense, tables.passage_langs[rows], query_lang)
+        passage_cov = self._fair(passage_coverage(terms, gen.lexical), tables.passage_langs, query_lang)
+        passage_bonus = lexical_bonus(passage_cov[rows], self.config)
         return self._rank(
             tables, rows, dense, owners, matches, "fused", k, product_bonus=bonus, passage_bonus=passage_bonus
         )
+
+    # ---------- fusion helpers ----------
+    def _fair(
+        self, coverages: tuple[np.ndarray, np.ndarray], langs: np.ndarray, query_lang: str
+    ) -> np.ndarray:
+        if self.config.language_fair:
+            return fair_coverage(coverages, langs, query_lang)
+        return coverages[0]
+
+    def _shift(self, dense: np.ndarray, langs: np.ndarray, query_lang: str) -> np.ndarray:
+        """Dense scores with the cross-lingual offset added to texts in the other language."""
+        offset = self.config.cross_lingual_offset
+        if not offset or query_lang not in ("zh", "en") or not dense.size:
+            return dense
+        other = (langs != query_lang) & ((langs == "zh") | (langs == "en"))
+        return np.asarray(dense + offset * other, dtype=np.float32)
 
     # ---------- ranking ----------
     def _rank(
@@ -265,6 +296,8 @@ class _Tables:
         self.lookup = ProductLookup(entries)
         self.skus = [e.sku for e in entries]
         self.index_of = {sku: i for i, sku in enumerate(self.skus)}
+        self.product_langs = np.array([e.lang for e in entries], dtype="<U8")
+        self.passage_langs = np.array([r.passage.locale for r in gen.records], dtype="<U8")
         self.row_product = np.array(
             [self.index_of.get(r.sku, -1) if r.sku is not None else -1 for r in gen.records], dtype=np.int64
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from voice.errors import NothingToSay
@@ -125,7 +125,7 @@ class TTS(ABC):
         voices: VoiceMap | None = None,
         lookahead: int = 1,
         max_sentence_chars: int = 120,
-    ) -> AsyncIterator[Clip]:
+    ) -> AsyncGenerator[Clip, None]:
         """Speak ``text`` sentence by sentence: the first clip comes as soon as the first sentence is done.
 
         While the caller plays a clip, the next ``lookahead`` sentences are being synthesised. Closing the

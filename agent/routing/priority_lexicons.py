@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from agent.routing.lexicons import alt, words
 
-
 LEGAL_THREAT = alt(
     r"12315",
     r"消协",
@@ -48,7 +47,7 @@ URGENCY = alt(
     r"尽快",
     r"快点",
     r"快一点",
-    words(r"asap", r"urgent\w*", r"immediately", r"right now", r"right away", r"now!*$", r"emergency"),
+    words(r"asap", r"urgent\w*", r"immediately", r"right now", r"right away", r"emergency"),
 )
 ANGER = alt(
     r"垃圾",
@@ -72,6 +71,9 @@ ANGER = alt(
     r"坑人",
     r"无语",
     r"离谱",
+    r"太次",
+    r"说好(的)?",
+    r"一分钱(都)?没",
     r"(找|叫)(你们)?(的)?(领导|经理)",
     r"大家别买",
     words(
@@ -92,6 +94,8 @@ ANGER = alt(
         r"fake",
         r"do not buy",
         r"wtf",
+        r"you (said|promised)",
+        r"promised",
     ),
 )
 REPEATED_CONTACT = alt(

@@ -6,6 +6,7 @@ from api.cli.app import app
 
 # Command modules: importing one registers its commands.
 from api.cli import catalog as _catalog  # noqa: F401  isort: skip
+from api.cli import check as _check  # noqa: F401  isort: skip
 from api.cli import voice as _voice  # noqa: F401  isort: skip
 
 

@@ -95,8 +95,9 @@ def _print_table(rows: list[dict[str, Any]], fixed: list[dict[str, Any]] | None,
     console = Console()
     if rows:
         table = Table(title=f"{len(rows)} finding(s) in {checked} line(s)")
-        for column in ("line", "rule", "word", "span", "suggestion", "reason"):
-            table.add_column(column, overflow="fold")
+        for column in ("line", "rule", "word", "span", "suggestion"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("reason", overflow="fold")
         for row in rows:
             suggestion = "(drop sentence)" if row["suggestion"] is None else repr(row["suggestion"])
             table.add_row(

@@ -25,4 +25,3 @@ class Reporter:
     def error_rows(self) -> set[int]:
         """Rows with at least one error."""
         return {p.row for p in self.problems if p.severity == "error" and p.row is not None}
-

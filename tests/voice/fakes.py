@@ -16,7 +16,9 @@ FAKE_MP3 = b"\xff\xf3" + b"\x00" * 5998
 class FakeCommunicate:
     """One call's communicate object: ``stream()`` plays its behaviour once."""
 
-    def __init__(self, service: FakeEdgeService, behaviour: str, text: str, voice: str, kwargs: dict[str, Any]):
+    def __init__(
+        self, service: FakeEdgeService, behaviour: str, text: str, voice: str, kwargs: dict[str, Any]
+    ):
         self.service = service
         self.behaviour = behaviour
         self.text = text
@@ -53,7 +55,12 @@ class FakeCommunicate:
                 for i, w in enumerate(words):
                     yield {"type": "WordBoundary", "offset": i * step, "duration": step, "text": w}
             else:
-                yield {"type": "SentenceBoundary", "offset": 1_000_000, "duration": 9_000_000, "text": self.text}
+                yield {
+                    "type": "SentenceBoundary",
+                    "offset": 1_000_000,
+                    "duration": 9_000_000,
+                    "text": self.text,
+                }
             half = len(svc.audio) // 2
             yield {"type": "audio", "data": svc.audio[:half]}
             if svc.chunk_delay:

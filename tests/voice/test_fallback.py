@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from typing import Any
 
 import pytest
 
@@ -14,12 +15,19 @@ from voice.espeak import EspeakTTS
 from voice.fallback import FallbackOptions, FallbackTTS
 
 OPTIONS = FallbackOptions(
-    max_attempts=3, backoff_base=0.1, backoff_max=1.0, jitter=0.5, retry_window=1.0,
-    breaker_threshold=2, breaker_cooldown=30.0,
+    max_attempts=3,
+    backoff_base=0.1,
+    backoff_max=1.0,
+    jitter=0.5,
+    retry_window=1.0,
+    breaker_threshold=2,
+    breaker_cooldown=30.0,
 )
 
 
-def chain(primary: FakeEdgeService, secondary: FakeEdgeService, clock: FakeClock, **overrides: float) -> FallbackTTS:
+def chain(
+    primary: FakeEdgeService, secondary: FakeEdgeService, clock: FakeClock, **overrides: Any
+) -> FallbackTTS:
     options = dataclasses.replace(OPTIONS, **overrides)
     fast = EdgeOptions(first_audio_timeout=0.3)
     return FallbackTTS(
@@ -47,9 +55,13 @@ async def test_transient_errors_are_retried_with_exponential_jittered_backoff() 
 
 @pytest.mark.unit
 def test_jitter_stays_within_its_band() -> None:
-    tts = FallbackTTS([EdgeTTS()], FallbackOptions(backoff_base=0.2, backoff_max=0.5, jitter=0.5), rand=lambda: 0.0)
+    tts = FallbackTTS(
+        [EdgeTTS()], FallbackOptions(backoff_base=0.2, backoff_max=0.5, jitter=0.5), rand=lambda: 0.0
+    )
     assert [tts.backoff(n) for n in (1, 2, 3, 4)] == pytest.approx([0.1, 0.2, 0.25, 0.25])
-    tts_hi = FallbackTTS([EdgeTTS()], FallbackOptions(backoff_base=0.2, backoff_max=0.5, jitter=0.5), rand=lambda: 0.999)
+    tts_hi = FallbackTTS(
+        [EdgeTTS()], FallbackOptions(backoff_base=0.2, backoff_max=0.5, jitter=0.5), rand=lambda: 0.999
+    )
     assert tts_hi.backoff(3) == pytest.approx(0.5, abs=1e-3)
 
 
@@ -88,7 +100,10 @@ async def test_no_retry_starts_after_the_retry_window() -> None:
 @pytest.mark.unit
 async def test_breaker_skips_the_failing_engine_then_probes_it_after_cooldown() -> None:
     clock = FakeClock()
-    primary, secondary = FakeEdgeService("403", "403", "403", "403", "403", "403", "ok"), FakeEdgeService("ok")
+    primary, secondary = (
+        FakeEdgeService("403", "403", "403", "403", "403", "403", "ok"),
+        FakeEdgeService("ok"),
+    )
     tts = chain(primary, secondary, clock)
     await tts.synthesize("one")
     await tts.synthesize("two")
@@ -124,8 +139,12 @@ async def test_caller_cancellation_is_not_a_failure() -> None:
     clock = FakeClock()
     primary = FakeEdgeService("hang")
     fast = EdgeOptions(first_audio_timeout=10)
-    tts = FallbackTTS([EdgeTTS(fast, communicate=primary), EdgeTTS(communicate=FakeEdgeService())],
-                      FallbackOptions(failover_after=10), clock=clock, sleep=clock.sleep)
+    tts = FallbackTTS(
+        [EdgeTTS(fast, communicate=primary), EdgeTTS(communicate=FakeEdgeService())],
+        FallbackOptions(failover_after=10),
+        clock=clock,
+        sleep=clock.sleep,
+    )
     task = asyncio.ensure_future(tts.synthesize("hello"))
     await asyncio.sleep(0.05)
     task.cancel()

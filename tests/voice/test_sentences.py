@@ -11,7 +11,13 @@ pytestmark = pytest.mark.unit
 
 def test_chinese_sentences() -> None:
     text = "欢迎来到直播间！今天这款面霜只要199元。库存有限；快下单……还有问题吗？"
-    assert split_sentences(text) == ["欢迎来到直播间！", "今天这款面霜只要199元。", "库存有限；", "快下单……", "还有问题吗？"]
+    assert split_sentences(text) == [
+        "欢迎来到直播间！",
+        "今天这款面霜只要199元。",
+        "库存有限；",
+        "快下单……",
+        "还有问题吗？",
+    ]
 
 
 def test_english_keeps_decimals_and_abbreviations_whole() -> None:
@@ -48,7 +54,7 @@ def test_no_terminator_is_one_sentence() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.sampled_from(list("你好abc 12.3。！？；….!?,，\n”\"")), max_size=80).map("".join))
+@given(st.lists(st.sampled_from(list('你好abc 12.3。！？；….!?,，\n”"')), max_size=80).map("".join))
 def test_split_keeps_every_character_in_order(text: str) -> None:
     parts = split_sentences(text, max_chars=15)
     assert all(p and p == p.strip() for p in parts)

@@ -9,7 +9,11 @@ import pytest
 from voice.subtitles import to_srt, to_vtt
 from voice.types import Cue
 
-CUES = (Cue(0.0, 1.25, "欢迎来到直播间！"), Cue(1.25, 3661.5, "Only 19 dollars --> today"), Cue(4.0, 4.0, "x"))
+CUES = (
+    Cue(0.0, 1.25, "欢迎来到直播间！"),
+    Cue(1.25, 3661.5, "Only 19 dollars --> today"),
+    Cue(4.0, 4.0, "x"),
+)
 SRT_BLOCK = re.compile(r"^(\d+)\n(\d{2}:\d{2}:\d{2},\d{3}) --> (\d{2}:\d{2}:\d{2},\d{3})\n(.+)\n$")
 VTT_CUE = re.compile(r"^(\d{2}:\d{2}:\d{2}\.\d{3}) --> (\d{2}:\d{2}:\d{2}\.\d{3})\n(.+)\n?$")
 
@@ -22,7 +26,11 @@ def test_srt_blocks_are_numbered_timed_and_ordered() -> None:
     assert [m.group(1) for m in parsed if m] == ["1", "2", "3"]
     first = parsed[0]
     assert first is not None
-    assert (first.group(2), first.group(3), first.group(4)) == ("00:00:00,000", "00:00:01,250", "欢迎来到直播间！")
+    assert (first.group(2), first.group(3), first.group(4)) == (
+        "00:00:00,000",
+        "00:00:01,250",
+        "欢迎来到直播间！",
+    )
     second = parsed[1]
     assert second is not None
     assert second.group(3) == "01:01:01,500"

@@ -10,8 +10,14 @@ pytestmark = pytest.mark.unit
 
 @pytest.mark.parametrize(
     ("text", "lang"),
-    [("今天只要199元", "zh"), ("iPhone 15 只要 5999 元", "zh"), ("Only 19 dollars", "en"), ("こんにちは", "ja"),
-     ("안녕하세요", "ko"), ("12345", "en")],
+    [
+        ("今天只要199元", "zh"),
+        ("iPhone 15 只要 5999 元", "zh"),
+        ("Only 19 dollars", "en"),
+        ("こんにちは", "ja"),
+        ("안녕하세요", "ko"),
+        ("12345", "en"),
+    ],
 )
 def test_detect_language(text: str, lang: str) -> None:
     assert detect_language(text) == lang

@@ -1,0 +1,131 @@
+"""Speech benchmark: offline time to first audio, cached clip latency, espeak real-time factor, failover.
+
+Targets: offline time to first audio for a three-sentence answer ≤ 300 ms p95; a cached clip ≤ 5 ms.
+Microsoft's service is unreachable here, so the online failures are played by a stand-in for
+``edge_tts.Communicate`` that refuses the handshake (403) or hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from evals.bench.common import machine_info, percentiles
+from voice import EspeakTTS, FallbackTTS, build_tts
+
+ANSWERS = {
+    "zh": "这款面霜今天只要¥199，比平时便宜一百块。它适合干皮和混合皮，早晚都能用。库存不多了，喜欢的宝宝抓紧下单！",
+    "en": "This cream is just $19.99 today, ten dollars off. It suits dry and combination skin, morning and night. "
+    "Stock is running low, so grab yours now!",
+}
+LONG = {
+    "zh": "欢迎来到直播间！" + ANSWERS["zh"] * 3,
+    "en": "Welcome to the stream! " + ANSWERS["en"] * 3,
+}
+
+
+class _FailingCommunicate:
+    """Stands in for ``edge_tts.Communicate`` when the service refuses (403) or never answers."""
+
+    def __init__(self, mode: str, *args: Any, **kwargs: Any) -> None:
+        self.mode = mode
+
+    async def stream(self) -> AsyncIterator[dict[str, Any]]:
+        if self.mode == "403":
+            raise aiohttp.WSServerHandshakeError(None, (), status=403, message="Invalid response status")  # type: ignore[arg-type]
+        await asyncio.Event().wait()
+        yield {}
+
+
+def _failing(mode: str) -> Any:
+    return lambda *args, **kwargs: _FailingCommunicate(mode, *args, **kwargs)
+
+
+async def _time_to_first_audio(tts: FallbackTTS, text: str, runs: int) -> list[float]:
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        stream = tts.stream(text)
+        await stream.__anext__()
+        samples.append((time.perf_counter() - start) * 1000)
+        await stream.aclose()
+    return samples
+
+
+async def _bench(quick: bool) -> dict[str, Any]:
+    runs = 8 if quick else 40
+    result: dict[str, Any] = {}
+
+    offline = build_tts("espeak")  # mastered to MP3 24 kHz at -16 LUFS, as a room receives it
+    await offline.synthesize("预热。")
+    ttfa: dict[str, Any] = {}
+    for lang, text in ANSWERS.items():
+        ttfa[lang] = percentiles(await _time_to_first_audio(offline, text, runs))
+    result["offline_time_to_first_audio_ms"] = ttfa
+    result["offline_ttfa_target_ms_p95"] = 300
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cached = build_tts("espeak", cache_dir=Path(tmp))
+        line = ANSWERS["zh"]
+        await cached.synthesize(line)
+        samples = []
+        for _ in range(runs * 5):
+            start = time.perf_counter()
+            await cached.synthesize(line)
+            samples.append((time.perf_counter() - start) * 1000)
+        result["cached_clip_ms"] = percentiles(samples)
+        result["cached_clip_target_ms_p95"] = 5
+
+    raw = EspeakTTS()
+    rtf: dict[str, Any] = {}
+    for lang, text in LONG.items():
+        start = time.perf_counter()
+        clip = await raw.synthesize(text)
+        elapsed = time.perf_counter() - start
+        rtf[lang] = {
+            "audio_s": round(clip.duration, 2),
+            "synth_s": round(elapsed, 3),
+            "rtf": round(elapsed / clip.duration, 4),
+        }
+    result["espeak_real_time_factor"] = rtf
+
+    failover: dict[str, Any] = {}
+    for mode in ("403", "hang"):
+        samples = []
+        for _ in range(3 if quick else 6):
+            chain = build_tts("auto", communicate=_failing(mode))  # fresh chain: breaker closed
+            start = time.perf_counter()
+            clip = await chain.synthesize(ANSWERS["zh"].split("。")[0] + "。")
+            samples.append((time.perf_counter() - start) * 1000)
+            assert clip.engine == "espeak"
+        failover[f"edge_{mode}_to_espeak_audio_ms"] = percentiles(samples)
+    chain = build_tts("auto", communicate=_failing("403"))
+    for _ in range(chain.options.breaker_threshold):
+        await chain.synthesize("预热。")
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await chain.synthesize("库存不多了。")
+        samples.append((time.perf_counter() - start) * 1000)
+    failover["breaker_open_espeak_audio_ms"] = percentiles(samples)
+    failover["target_ms"] = 1500
+    result["failover"] = failover
+    return result
+
+
+def run(*, quick: bool = False) -> dict[str, Any]:
+    """Run the speech benchmark; JSON-ready figures in milliseconds unless named otherwise."""
+    return {"name": "voice", "quick": quick, "machine": machine_info(), **asyncio.run(_bench(quick))}
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(json.dumps(run(quick="--quick" in sys.argv), ensure_ascii=False, indent=2))
