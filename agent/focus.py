@@ -205,17 +205,19 @@ def resolve_focus(
             return Focus(preferred[0], "lookup", candidates=tuple(named), score=1.0)
         return Focus(None, "lookup", candidates=tuple(named[:4]))
     deictic = bool(_DEICTIC.search(question))
-    if deictic or _is_bare(question):
-        if memory_sku is not None:
-            return Focus(memory_sku, "memory", score=1.0)
-        if room is not None and room.current_sku is not None:
-            return Focus(room.current_sku, "room", score=1.0)
-        if _is_bare(question):
-            return Focus(None, "none")
+    bare = _is_bare(question)
+    remembered = memory_sku or (room.current_sku if room is not None else None)
+    remembered_method: FocusMethod = "memory" if memory_sku else "room"
+    if bare:
+        if remembered is not None:
+            return Focus(remembered, remembered_method, score=1.0)
+        return Focus(None, "none")
     ranked: list[ProductHit] = retriever.search_products(question, k=3)
+    # "这个耳机防水吗": keep the product in focus unless the words clearly name another one.
+    keeps_focus = not ranked or ranked[0].score < opts.min_score or any(h.sku == remembered for h in ranked)
+    if deictic and remembered is not None and keeps_focus:
+        return Focus(remembered, remembered_method, score=1.0)
     if not ranked or ranked[0].score < opts.min_score:
-        if memory_sku is not None and deictic:
-            return Focus(memory_sku, "memory", score=1.0)
         return Focus(None, "none", score=ranked[0].score if ranked else 0.0)
     top = ranked[0]
     if memory_sku is not None and any(h.sku == memory_sku for h in ranked[:2]):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from agent import compliance, pii
 from agent.evidence import Evidence, numbers_in
@@ -34,10 +35,15 @@ class GuardResult:
         return self.grounded
 
 
-def catalog_claims(evidence: Evidence) -> set[str]:
+def catalog_claims(evidence: Evidence) -> frozenset[str]:
     """Claim words the evidence itself states, which the answer may therefore repeat."""
-    report = compliance.check(evidence.corpus())
-    return {f.word for f in report.findings if f.rule.split(".")[0] in _CATALOG_MAY_STATE}
+    return _claims_in(evidence.corpus())
+
+
+@lru_cache(maxsize=4096)
+def _claims_in(corpus: str) -> frozenset[str]:
+    report = compliance.check(corpus)
+    return frozenset(f.word for f in report.findings if f.rule.split(".")[0] in _CATALOG_MAY_STATE)
 
 
 def check_grounding(text: str, evidence: Evidence, *, question: str = "") -> list[str]:

@@ -74,7 +74,7 @@ _LANDLINE = re.compile(
     r"(?<![0-9])(?<![0-9][\s-])(?:\(0[0-9]{2,3}\)\s?|0[0-9]{2,3}[\s-]?)[0-9]{3,4}[\s-]?[0-9]{4}(?![0-9])"
 )
 _CARD_GROUPED = re.compile(r"(?<![0-9])[0-9]{4}(?:[\s-][0-9]{4}){3}(?:[\s-]?[0-9]{1,3})?(?![0-9])")
-_DIGITS_LONG = re.compile(r"(?<![0-9.,¥$])[0-9]{12,24}(?![0-9.]|\s*(?:元|块|rmb|RMB|yuan))")
+_DIGITS_LONG = re.compile(r"(?<![0-9A-Za-z.,¥$])[0-9]{12,24}(?![0-9A-Za-z.]|\s*(?:元|块|rmb|RMB|yuan))")
 _CARD_CONTEXT = re.compile(r"卡号|银行卡|信用卡|储蓄卡|借记卡|(?i:card)")
 
 _CJK = r"\u4e00-\u9fff"

@@ -3,20 +3,25 @@
 normalise → (human owns the conversation? relay and stay silent) → screen → route → after-sales
 hand-off, or: focus → evidence → write → guard (→ template fallback) → decide. The result carries the
 answer, language, route, citations, confidence, refusal/escalation and per-stage timings.
+
+`answer` runs three steps that `answer_stream` shares: `prepare` (everything up to the writer's
+request), writing plus guarding (`compose`, or token streaming in `agent.streaming`), and `complete`
+(conversation memory and timings).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent import replies
+from agent import compliance, replies
 from agent.aspects import AspectSet, detect_aspects
-from agent.conversations import ConversationStore
+from agent.conversations import Channel, ConversationStore
 from agent.escalation import assess
 from agent.evidence import Citation, Evidence, numbers_in
 from agent.focus import Focus, FocusOptions, RoomContext, resolve_focus
@@ -25,6 +30,7 @@ from agent.pii import find_pii
 from agent.recommend import compare_products, recommend_products
 from agent.router import classify
 from agent.screen import screen
+from agent.streaming import StreamEvent, split_for_stream, stream_answer
 from agent.textnorm import detect_language, normalize_message
 from agent.tickets import TicketService
 from agent.variants import match_variants
@@ -100,7 +106,9 @@ class MessageTooLongError(ValueError):
     """A message over the configured limit (the API answers 413/422 with the limit)."""
 
 
-class _Timer:
+class StageTimer:
+    """Milliseconds spent per pipeline stage; a stage entered twice adds up."""
+
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
 
@@ -111,6 +119,26 @@ class _Timer:
             yield
         finally:
             self.timings[name] = self.timings.get(name, 0.0) + (time.perf_counter() - start) * 1000
+
+
+@dataclass(slots=True)
+class PreparedAnswer:
+    """A message taken as far as the writer.
+
+    `result` already holds the answer when no writer is needed (greeting, hand-off, refusal …);
+    otherwise `request` is what the `writer` must answer.
+    """
+
+    result: AnswerResult
+    timer: StageTimer
+    merchant: str
+    conversation_id: str
+    channel: str
+    memory_focus: str | None = None
+    request: WriteRequest | None = None
+    writer: Writer | None = None
+    #: A person owns the conversation: the message was relayed to them and the bot stays silent.
+    relayed: bool = False
 
 
 class AnswerPipeline:
@@ -140,17 +168,69 @@ class AnswerPipeline:
         conversation_id: str,
         text: str,
         *,
-        channel: str = "chat",
+        channel: Channel = "chat",
         room: RoomContext | None = None,
         user_id: str | None = None,
         focus_sku: str | None = None,
     ) -> AnswerResult:
         """Answer one message. `focus_sku` pins the product in focus (e.g. a product page's chat)."""
+        prepared = await self.prepare(
+            merchant, conversation_id, text, channel=channel, room=room, user_id=user_id, focus_sku=focus_sku
+        )
+        await self.compose(prepared)
+        return self.complete(prepared)
+
+    async def answer_stream(
+        self,
+        merchant: str,
+        conversation_id: str,
+        text: str,
+        *,
+        channel: Channel = "chat",
+        room: RoomContext | None = None,
+        user_id: str | None = None,
+        focus_sku: str | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Stream an answer sentence by sentence; every piece has passed the guard before it is sent.
+
+        With a streaming writer (the LLM writer) the model's tokens are released as each sentence
+        completes and passes the guard (`agent.streaming`); otherwise the finished answer is sent in
+        sentence-sized pieces.
+        """
+        prepared = await self.prepare(
+            merchant, conversation_id, text, channel=channel, room=room, user_id=user_id, focus_sku=focus_sku
+        )
+        if (
+            prepared.request is not None
+            and prepared.writer is not None
+            and prepared.writer is not self.fallback
+        ):
+            async for event in stream_answer(self, prepared):
+                yield event
+            return
+        await self.compose(prepared)
+        result = self.complete(prepared)
+        for piece in split_for_stream(result.answer):
+            yield StreamEvent("delta", piece)
+        yield StreamEvent("done", result=result)
+
+    async def prepare(
+        self,
+        merchant: str,
+        conversation_id: str,
+        text: str,
+        *,
+        channel: Channel = "chat",
+        room: RoomContext | None = None,
+        user_id: str | None = None,
+        focus_sku: str | None = None,
+    ) -> PreparedAnswer:
+        """Every stage before the writer: normalise, memory, screen, route, hand-off or evidence."""
         if len(text) > self.options.max_message_chars:
             raise MessageTooLongError(
                 f"message is {len(text)} characters; the limit is {self.options.max_message_chars}"
             )
-        timer = _Timer()
+        timer = StageTimer()
         with timer.stage("normalise"):
             normalised = normalize_message(text)
             lang = detect_language(normalised or text)
@@ -158,7 +238,7 @@ class AnswerPipeline:
             self.conversations.get_or_create(merchant, conversation_id, channel=channel)
             relayed = self.tickets.relay_customer_message(merchant, conversation_id, text)
         if relayed is not None:
-            return AnswerResult(
+            silent = AnswerResult(
                 answer="",
                 language=lang,
                 route="after_sales",
@@ -168,6 +248,7 @@ class AnswerPipeline:
                 silent=True,
                 timings_ms=timer.timings,
             )
+            return PreparedAnswer(silent, timer, merchant, conversation_id, channel, relayed=True)
         with timer.stage("memory"):
             self.conversations.append(merchant, conversation_id, "customer", text)
             memory = self.conversations.memory(merchant, conversation_id)
@@ -185,6 +266,7 @@ class AnswerPipeline:
             signals=tuple(decision.signals) + (("pii",) if has_pii else ()),
             confidence=decision.confidence,
         )
+        prepared = PreparedAnswer(result, timer, merchant, conversation_id, channel, memory.focus_sku)
         if not normalised:
             result.route = "other"
         if result.route == "after_sales":
@@ -197,11 +279,31 @@ class AnswerPipeline:
             result.answer = replies.other(lang, channel)
         else:
             pinned = focus_sku or memory.focus_sku
-            await self._answer_product(
-                result, merchant, normalised, channel, room, pinned, screening.injection, timer
-            )
-            if result.focus_sku and result.focus_sku != memory.focus_sku:
-                self.conversations.set_focus(merchant, conversation_id, result.focus_sku)
+            request = await self._answer_product(result, merchant, normalised, channel, room, pinned, timer)
+            if request is not None:
+                prepared.request = request
+                prepared.writer = self.fallback if screening.injection else self.writer
+        return prepared
+
+    async def compose(self, prepared: PreparedAnswer) -> None:
+        """Write and guard the answer of a prepared product question (no-op when it is answered)."""
+        request, writer = prepared.request, prepared.writer
+        if request is None or writer is None:
+            return
+        with prepared.timer.stage("write"):
+            draft = await self._write(writer, request)
+        self.finish(
+            prepared.result, draft, request.evidence, prepared.channel, prepared.timer, request=request
+        )
+
+    def complete(self, prepared: PreparedAnswer) -> AnswerResult:
+        """Remember the focus and the answer in the conversation; add up the timings."""
+        result, timer = prepared.result, prepared.timer
+        if prepared.relayed:
+            return result
+        merchant, conversation_id = prepared.merchant, prepared.conversation_id
+        if result.focus_sku and result.focus_sku != prepared.memory_focus:
+            self.conversations.set_focus(merchant, conversation_id, result.focus_sku)
         with timer.stage("memory"):
             if result.answer:
                 self.conversations.append(
@@ -230,7 +332,7 @@ class AnswerPipeline:
         normalised: str,
         channel: str,
         user_id: str | None,
-        timer: _Timer,
+        timer: StageTimer,
     ) -> None:
         with timer.stage("escalate"):
             escalation = assess(normalised, classify(normalised, lang=result.language))
@@ -263,26 +365,33 @@ class AnswerPipeline:
         channel: str,
         room: RoomContext | None,
         memory_sku: str | None,
-        injection: bool,
-        timer: _Timer,
-    ) -> None:
+        timer: StageTimer,
+    ) -> WriteRequest | None:
+        """Resolve the product and gather evidence; the request for the writer, or None when answered."""
         lang = result.language
         with timer.stage("retrieve"):
             retriever = await asyncio.to_thread(self.retrievers, merchant)
         if result.route in ("recommendation", "comparison") and retriever is not None:
             with timer.stage("retrieve"):
                 products = (
-                    await asyncio.to_thread(recommend_products, question, retriever, self.store, merchant)
+                    await asyncio.to_thread(
+                        recommend_products, question, retriever, self.store, merchant, lang=lang
+                    )
                     if result.route == "recommendation"
                     else await asyncio.to_thread(compare_products, question, retriever, self.store, merchant)
                 )
             if products:
                 with timer.stage("write"):
                     draft = self.fallback.compose_products(products, result.route, lang)
-                self._finish(result, draft, Evidence(others=list(products)), channel, timer)
+                self.finish(result, draft, Evidence(others=list(products)), channel, timer)
                 result.focus_sku = products[0].sku if len(products) == 1 else result.focus_sku
-                return
+                return None
         aspects = detect_aspects(question)
+        claim_question = asks_for_claim(question)
+        if claim_question:
+            # Answer the facts behind the claim: the price for a price claim, else what the listing says.
+            price_claim = re.search(r"价|便宜|优惠|划算|price|cheap|deal|cost", question, re.I)
+            aspects = AspectSet(("price",) if price_claim else ("general",))
         with timer.stage("focus"):
             focus: Focus = await asyncio.to_thread(
                 resolve_focus,
@@ -297,7 +406,7 @@ class AnswerPipeline:
             result.answer = replies.unknown_link(lang, focus.link_number)
             result.refused = True
             result.confidence = 0.3
-            return
+            return None
         with timer.stage("evidence"):
             evidence, candidates = await asyncio.to_thread(
                 self._evidence, merchant, question, focus, retriever, aspects
@@ -306,11 +415,15 @@ class AnswerPipeline:
                 evidence.extra_numbers |= numbers_in(str(focus.link_number))
         result.focus_sku = evidence.product.sku if evidence.product else None
         if evidence.product is None and not candidates and not (aspects.policy and evidence.policies):
+            if claim_question:
+                result.answer = replies.no_absolute_claims(lang)
+                result.confidence = 0.6
+                return None
             result.answer = replies.not_found(lang, channel)
             result.refused = True
             result.confidence = 0.2
-            return
-        request = WriteRequest(
+            return None
+        return WriteRequest(
             question=question,
             language=lang,
             route=result.route,
@@ -318,11 +431,8 @@ class AnswerPipeline:
             evidence=evidence,
             channel=channel,
             candidates=tuple(candidates),
+            claim_question=claim_question,
         )
-        with timer.stage("write"):
-            writer = self.fallback if injection else self.writer
-            draft = await self._write(writer, request)
-        self._finish(result, draft, evidence, channel, timer, request=request)
 
     def _evidence(
         self,
@@ -364,16 +474,17 @@ class AnswerPipeline:
                 raise
             return await self.fallback.write(request)
 
-    def _finish(
+    def finish(
         self,
         result: AnswerResult,
         draft: Draft,
         evidence: Evidence,
         channel: str,
-        timer: _Timer,
+        timer: StageTimer,
         *,
         request: WriteRequest | None = None,
     ) -> None:
+        """Guard `draft` into `result`; an ungrounded writer draft is replaced by the template answer."""
         with timer.stage("guard"):
             checked = guard(draft.text, evidence, channel=channel, language=result.language)
             if not checked.grounded and request is not None and draft.writer != self.fallback.name:
@@ -388,3 +499,11 @@ class AnswerPipeline:
         result.clarify = draft.clarify
         result.writer = draft.writer
         result.findings = checked.findings
+
+
+_CLAIM_RULES = ("absolute.", "scarcity.", "endorsement.")
+
+
+def asks_for_claim(question: str) -> bool:
+    """True when the question invites a claim the bot may not make ("这是全网最低价吗", "is it the best")."""
+    return any(f.rule.startswith(_CLAIM_RULES) for f in compliance.check(question).findings)

@@ -34,25 +34,43 @@ def budget_of(question: str) -> Decimal | None:
     return Decimal(value) if value else None
 
 
+def budget_currency(question: str, lang: str) -> str:
+    """The currency a budget is in: written (¥/元/块 or $), else the question's language's."""
+    if re.search(r"[¥￥]|元|块|rmb|cny", question, re.I):
+        return "CNY"
+    if re.search(r"\$|usd|dollar", question, re.I):
+        return "USD"
+    return "CNY" if lang == "zh" else "USD"
+
+
 def _in_stock(product: Product) -> bool:
     stock = product.total_stock()
     return stock is None or stock > 0
 
 
 def recommend_products(
-    question: str, retriever: HybridRetriever, store: CatalogStore, merchant: str, *, limit: int = 3
+    question: str,
+    retriever: HybridRetriever,
+    store: CatalogStore,
+    merchant: str,
+    *,
+    lang: str = "zh",
+    limit: int = 3,
 ) -> list[Product]:
     """Up to `limit` in-stock products matching the request and its budget, best first."""
     ranked = retriever.search_products(question, k=12)
     found = store.get_products(merchant, [h.sku for h in ranked])
     budget = budget_of(question)
+    currency = budget_currency(question, lang)
     picked: list[Product] = []
     top = ranked[0].score if ranked else 0.0
     for hit in ranked:
         product = found.get(hit.sku)
         if product is None or not _in_stock(product):
             continue
-        if budget is not None and (product.price is None or product.price > budget):
+        if budget is not None and (
+            product.price is None or product.price > budget or product.currency.upper() != currency
+        ):
             continue
         if hit.score < top - 0.12:  # far below the best match: not what was asked for
             break

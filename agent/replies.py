@@ -78,3 +78,11 @@ def not_found(lang: str, channel: str) -> str:
     if channel == "chat":
         text += " I can also pass you to a person on our team."
     return text
+
+
+def no_absolute_claims(lang: str) -> str:
+    if lang == "zh":
+        return (
+            "这类说法我们不做承诺哦。想了解哪款商品的价格和优惠，告诉我商品名或链接号，我给您说实际信息。"
+        )
+    return "We don't make absolute claims like that. Tell me which product you're interested in and I'll give you the facts."

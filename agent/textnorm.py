@@ -140,7 +140,7 @@ def fold(text: str, *, lower: bool = True, simplify: bool = True) -> Folded:
         cp = ord(ch)
         if cp in _INVISIBLE or _is_surrogate(ch):
             continue
-        piece = T2S.get(cp) or unicodedata.normalize("NFKC", ch)
+        piece = (T2S.get(cp) if simplify else None) or unicodedata.normalize("NFKC", ch)
         if lower:
             piece = piece.lower()
         for folded_ch in piece:

@@ -12,7 +12,10 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.routes import catalog, health
+from api.auth import check_secret_key
+from api.metrics import install_metrics
+from api.routes import catalog, chat, health, openai_compat, tickets
+from api.routes import pages as pages_routes
 from api.services import Services
 from api.settings import Settings
 
@@ -29,6 +32,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_secret_key(settings)
         services = Services(settings)
         app.state.services = services
         if warm_up:
@@ -74,4 +78,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
 
     app.include_router(health.router)
     app.include_router(catalog.router)
+    app.include_router(tickets.router)
+    app.include_router(pages_routes.router)
+    app.include_router(chat.router)
+    app.include_router(openai_compat.router)
+    install_metrics(app)  # per-app registry, request counting, GET /metrics
     return app

@@ -17,6 +17,7 @@ from agent.conversations import ConversationStore
 from agent.db import create_schema as create_agent_schema
 from agent.pipeline import AnswerPipeline, PipelineOptions
 from agent.tickets import TicketService
+from api.auth import KeyStore
 from api.settings import Settings
 from knowledge.embedders import Embedder, make_embedder
 from knowledge.importer import CatalogImporter, ImportReport
@@ -55,6 +56,7 @@ class Services:
         self._conversations: ConversationStore | None = None
         self._tickets: TicketService | None = None
         self._pipeline: AnswerPipeline | None = None
+        self._keys: KeyStore | None = None
 
     # -- storage -------------------------------------------------------------------------------
     @property
@@ -105,6 +107,14 @@ class Services:
                     options=PipelineOptions(max_message_chars=self.settings.max_message_chars),
                 )
             return self._pipeline
+
+    @property
+    def keys(self) -> KeyStore:
+        """API keys (api/auth.py), hashed with the deployment's ``secret_key``."""
+        with self._lock:
+            if self._keys is None:
+                self._keys = KeyStore(self.engine, self.settings.secret_key.get_secret_value())
+            return self._keys
 
     # -- retrieval -----------------------------------------------------------------------------
     @property

@@ -57,6 +57,31 @@ class Settings(BaseSettings):
     reopen_tickets_on_message: bool = True
     max_message_chars: int = 2000
 
+    # Shopper chat API and OpenAI-compatible endpoint (api/routes/chat.py, api/ratelimit.py)
+    chat_rate_per_minute_ip: float = 60
+    chat_burst_ip: int = 20
+    chat_rate_per_minute_conversation: float = 20
+    chat_burst_conversation: int = 8
+    chat_rate_max_keys: int = 100_000
+    chat_max_body_bytes: int = 64 * 1024
+    #: Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
+    trust_forwarded_for: bool = False
+    # Logs (api/logging.py): JSON lines by default
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Answer writer (agent/writers): "default" = deterministic templates; "llm" = a chat model over any
+    # OpenAI-compatible endpoint, shown only the evidence, falling back to the templates on timeout,
+    # error or a failed guard. The API key stays a SecretStr until the client is built; never logged.
+    writer: Literal["default", "llm"] = "default"
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = 8.0
+    llm_first_token_timeout_seconds: float = 4.0
+    llm_temperature: float = 0.2
+    llm_max_tokens: int = 300
+
     # Service
     host: str = "127.0.0.1"
     port: int = 8000

@@ -25,7 +25,7 @@ class FusionConfig:
     """How dense and lexical evidence combine. Defaults measured on the bilingual dev set."""
 
     #: Largest bonus full lexical coverage adds to a cosine score.
-    lexical_weight: float = 0.2
+    lexical_weight: float = 0.3
     #: Coverage is raised to this power: partial matches of common words count little.
     coverage_power: float = 2.0
     #: Weight of a question word the catalog never uses, relative to a word used once.
@@ -41,6 +41,9 @@ class FusionConfig:
     cross_lingual_offset: float = 0.0
     #: Judge lexical coverage only on terms a text in its language could contain (see fair_coverage).
     language_fair: bool = True
+    #: With `language_fair`: how much the question's plain words still count against a text in the
+    #: other language (0: not at all, 1: as much as against a same-language text).
+    bound_weight: float = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +84,14 @@ def _token_lang(token: str) -> str | None:
     return "zh" if is_cjk(token) else "en"
 
 
-def _coverages(terms: Sequence[Term], hits: list[np.ndarray], size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(coverage over all terms, coverage over language-neutral terms) for `size` items."""
+def _coverages(
+    terms: Sequence[Term], hits: list[np.ndarray], size: int, bound_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(coverage over all terms, coverage for a text in the other language) for `size` items.
+
+    The second counts the language-neutral terms fully and the question's plain words (which a text in
+    the other language cannot contain) at `bound_weight` of their weight in the denominator.
+    """
     covered_all = np.zeros(size, dtype=np.float32)
     covered_neutral = np.zeros(size, dtype=np.float32)
     total_all = sum(t.weight for t in terms)
@@ -91,9 +100,10 @@ def _coverages(terms: Sequence[Term], hits: list[np.ndarray], size: int) -> tupl
         covered_all[hit] += term.weight
         if term.lang is None:
             covered_neutral[hit] += term.weight
+    other_total = total_neutral + bound_weight * (total_all - total_neutral)
     all_share = covered_all / total_all if total_all > 0 else covered_all
-    neutral_share = covered_neutral / total_neutral if total_neutral > 0 else covered_neutral
-    return all_share, neutral_share
+    other_share = covered_neutral / other_total if other_total > 0 else covered_neutral
+    return all_share, other_share
 
 
 def fair_coverage(
@@ -125,7 +135,9 @@ def _form_rows(form: frozenset[str], lexical: LexicalIndex) -> np.ndarray:
     return rows if rows is not None else np.zeros(0, dtype=np.int64)
 
 
-def passage_coverage(terms: Sequence[Term], lexical: LexicalIndex) -> tuple[np.ndarray, np.ndarray]:
+def passage_coverage(
+    terms: Sequence[Term], lexical: LexicalIndex, bound_weight: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Coverage (0..1) of the question's terms for every passage row: (all terms, neutral terms)."""
     hits = []
     for term in terms:
@@ -133,11 +145,15 @@ def passage_coverage(terms: Sequence[Term], lexical: LexicalIndex) -> tuple[np.n
         for form in term.forms:
             hit[_form_rows(form, lexical)] = True
         hits.append(hit)
-    return _coverages(terms, hits, lexical.num_docs)
+    return _coverages(terms, hits, lexical.num_docs, bound_weight)
 
 
 def product_coverage(
-    terms: Sequence[Term], lexical: LexicalIndex, row_product: np.ndarray, n_products: int
+    terms: Sequence[Term],
+    lexical: LexicalIndex,
+    row_product: np.ndarray,
+    n_products: int,
+    bound_weight: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coverage (0..1) of the question's terms by each product's passages taken together."""
     hits = []
@@ -160,7 +176,7 @@ def product_coverage(
             if products is not None and products.size:
                 hit[products] = True
         hits.append(hit)
-    return _coverages(terms, hits, n_products)
+    return _coverages(terms, hits, n_products, bound_weight)
 
 
 def lexical_bonus(coverage: np.ndarray, config: FusionConfig) -> np.ndarray:

@@ -117,7 +117,11 @@ class HybridRetriever:
         else:
             query_lang = script_of(query)
             terms = query_terms(query, gen.lexical, self.config)
-            coverage = self._fair(passage_coverage(terms, gen.lexical), tables.passage_langs, query_lang)
+            coverage = self._fair(
+                passage_coverage(terms, gen.lexical, self.config.bound_weight),
+                tables.passage_langs,
+                query_lang,
+            )
             if skus is None:
                 rows, dense = self._add_lexical_rows(gen, qv, rows, dense, coverage)
             bonus = lexical_bonus(coverage[rows], self.config)
@@ -154,7 +158,9 @@ class HybridRetriever:
         matches = {m.sku: m for m in tables.lookup.match(query)}
         terms = query_terms(query, gen.lexical, self.config)
         coverage = self._fair(
-            product_coverage(terms, gen.lexical, tables.row_product, len(tables.skus)),
+            product_coverage(
+                terms, gen.lexical, tables.row_product, len(tables.skus), self.config.bound_weight
+            ),
             tables.product_langs,
             query_lang,
         )
@@ -173,7 +179,9 @@ class HybridRetriever:
             dense = np.concatenate([dense, _exact_dense(gen, qv, extra)])
             owners = np.concatenate([owners, tables.row_product[extra]])
         dense = self._shift(dense, tables.passage_langs[rows], query_lang)
-        passage_cov = self._fair(passage_coverage(terms, gen.lexical), tables.passage_langs, query_lang)
+        passage_cov = self._fair(
+            passage_coverage(terms, gen.lexical, self.config.bound_weight), tables.passage_langs, query_lang
+        )
         passage_bonus = lexical_bonus(passage_cov[rows], self.config)
         return self._rank(
             tables, rows, dense, owners, matches, "fused", k, product_bonus=bonus, passage_bonus=passage_bonus

@@ -1,17 +1,20 @@
 """Audio through ffmpeg: transcode between WAV, MP3 and Ogg Opus, resample, EBU R128 loudness, join.
 
 Both engines' clips pass through `master` so a room sounds the same whichever engine spoke: one format,
-one sample rate, one integrated loudness (``loudnorm``, default -16 LUFS, true peak -1.5 dBTP).
+one sample rate, one integrated loudness (EBU R128, default -16 LUFS, peak -1.5 dB; measured in-process
+by `voice.loudness`; `transcode` can also run ffmpeg's ``loudnorm``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 
 from voice.errors import AudioError
+from voice.loudness import normalize_loudness
 from voice.process import run_tool
 from voice.types import AUDIO_FORMATS, AudioFormat, Clip, Cue
-from voice.wav import Pcm, build_wav, join_pcm, parse_wav
+from voice.wav import Pcm, build_wav, join_pcm, parse_wav, resample
 
 _DEMUXER: dict[str, str] = {"wav": "wav", "mp3": "mp3", "opus": "ogg"}
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
@@ -22,7 +25,8 @@ class MasterSpec:
     """The format every clip leaves the speech layer in.
 
     Attributes:
-        format: "wav", "mp3" or "opus" (Ogg Opus).
+        format: "wav", "mp3" or "opus" (Ogg Opus). WAV is the default: the offline engine's clips then
+            never wait for ffmpeg, which keeps the first audio of an answer early.
         sample_rate: output samples per second (Opus allows 8/12/16/24/48 kHz).
         loudness_lufs: EBU R128 integrated loudness target; None leaves levels alone.
         true_peak: true-peak ceiling in dBTP for ``loudnorm``.
@@ -30,7 +34,7 @@ class MasterSpec:
         timeout: seconds ffmpeg may take for one clip.
     """
 
-    format: AudioFormat = "mp3"
+    format: AudioFormat = "wav"
     sample_rate: int = 24000
     loudness_lufs: float | None = -16.0
     true_peak: float = -1.5
@@ -152,21 +156,31 @@ async def probe_duration(audio: bytes, source: AudioFormat, *, timeout: float = 
     return (await to_pcm(audio, source, timeout=timeout)).duration
 
 
+def _level_and_rate(pcm: Pcm, spec: MasterSpec) -> Pcm:
+    if spec.loudness_lufs is not None:
+        pcm = normalize_loudness(pcm, spec.loudness_lufs, spec.true_peak)
+    return resample(pcm, spec.sample_rate) if spec.format == "wav" else pcm
+
+
 async def master(clip: Clip, spec: MasterSpec) -> Clip:
-    """``clip`` in the spec's format, sample rate and loudness; cues and duration carried over."""
+    """``clip`` in the spec's format, sample rate and loudness; cues and duration carried over.
+
+    Loudness is measured and corrected, and WAV resampled, in-process (`voice.loudness`,
+    `voice.wav.resample`): WAV from WAV needs no ffmpeg at all; MP3 and Opus need one encode.
+    """
     if clip.format == spec.format and clip.sample_rate == spec.sample_rate and spec.loudness_lufs is None:
         return clip
-    audio = await transcode(
-        clip.audio,
-        clip.format,
-        spec.format,
-        sample_rate=spec.sample_rate,
-        loudness_lufs=spec.loudness_lufs,
-        true_peak=spec.true_peak,
-        bitrate=spec.bitrate,
-        timeout=spec.timeout,
-    )
-    duration = parse_wav(audio).duration if spec.format == "wav" else clip.duration
+    pcm = await to_pcm(clip.audio, clip.format, timeout=spec.timeout)
+    # The numpy work (tens of milliseconds) runs in a thread so the event loop keeps serving rooms.
+    pcm = await asyncio.to_thread(_level_and_rate, pcm, spec)
+    if spec.format == "wav":
+        audio = build_wav(pcm)
+    else:
+        wav = build_wav(pcm)
+        audio = await transcode(
+            wav, "wav", spec.format, sample_rate=spec.sample_rate, bitrate=spec.bitrate, timeout=spec.timeout
+        )
+    duration = parse_wav(audio).duration if spec.format == "wav" else pcm.duration
     return replace(clip, audio=audio, format=spec.format, sample_rate=spec.sample_rate, duration=duration)
 
 

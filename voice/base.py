@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from voice.errors import NothingToSay
 from voice.normalize import has_speech, normalize
-from voice.sentences import split_sentences
+from voice.sentences import split_first_phrase, split_sentences
 from voice.types import NEUTRAL, Clip, Prosody, VoiceInfo
 from voice.voicemap import VoiceMap
 
@@ -125,17 +125,21 @@ class TTS(ABC):
         voices: VoiceMap | None = None,
         lookahead: int = 1,
         max_sentence_chars: int = 120,
+        first_phrase_chars: int = 16,
     ) -> AsyncGenerator[Clip, None]:
         """Speak ``text`` sentence by sentence: the first clip comes as soon as the first sentence is done.
 
-        While the caller plays a clip, the next ``lookahead`` sentences are being synthesised. Closing the
-        iterator early cancels the work in flight.
+        While the caller plays a clip, the next ``lookahead`` sentences are being synthesised. A first
+        sentence longer than ``first_phrase_chars`` is cut at its first comma so the first audio starts
+        sooner (0 keeps it whole). Closing the iterator early cancels the work in flight.
         """
         vm = voices or self.voices
         lang = None
         if voice is not None:
             lang = voice if voice in vm.table else vm.language_of_voice(voice)
         sentences = split_sentences(normalize(text, lang), max_sentence_chars)
+        if first_phrase_chars > 0:
+            sentences = split_first_phrase(sentences, first_phrase_chars)
         requests = deque(
             SpeechRequest(s, voice, prosody or NEUTRAL, voices) for s in sentences if has_speech(s)
         )

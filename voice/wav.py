@@ -114,3 +114,30 @@ def rms_dbfs(pcm: Pcm) -> float:
     samples = np.frombuffer(pcm.data, dtype="<i2").astype(np.float64) / 32768.0
     rms = float(np.sqrt(np.mean(samples * samples)))
     return 20.0 * float(np.log10(rms)) if rms > 0 else float("-inf")
+
+
+def resample(pcm: Pcm, rate: int) -> Pcm:
+    """``pcm`` at ``rate`` samples per second, band-limited (FFT method), mono 16-bit.
+
+    The signal is zero-padded to ``q * 2^k`` samples, where ``rate / pcm.sample_rate = p / q`` in lowest
+    terms, so both transforms have smooth lengths and the new length is exact.
+    """
+    import math
+
+    import numpy as np
+
+    if rate == pcm.sample_rate:
+        return pcm
+    if not pcm.data:
+        return Pcm(b"", rate, pcm.channels, pcm.sample_width)
+    if pcm.channels != 1 or pcm.sample_width != 2:
+        raise AudioError("resample needs 16-bit mono PCM")
+    g = math.gcd(rate, pcm.sample_rate)
+    p, q = rate // g, pcm.sample_rate // g
+    x = np.frombuffer(pcm.data, dtype="<i2").astype(np.float64)
+    blocks = 1 << max(0, math.ceil(math.log2(max(1, -(-x.size // q)))))
+    n, m = q * blocks, p * blocks
+    y = np.fft.irfft(np.fft.rfft(x, n), m) * (m / n)
+    keep = round(x.size * p / q)
+    data = np.clip(np.round(y[:keep]), -32768, 32767).astype("<i2").tobytes()
+    return Pcm(data, rate, 1, 2)

@@ -25,6 +25,8 @@ class WriteRequest:
     candidates: tuple[Product, ...] = ()
     #: Recent turns of the conversation, oldest first: (role, text).
     history: tuple[tuple[str, str], ...] = ()
+    #: The question asks the bot to confirm a claim it may not make ("全网最低价吗", "is it the best").
+    claim_question: bool = False
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from agent.evidence import Citation, Evidence, stock_state
 from agent.variants import available_values, option_values
 from agent.writers.base import Draft, Writer, WriteRequest
-from agent.writers.lines import best_policy_lines, best_product_lines, content_terms
+from agent.writers.lines import best_policy_lines, best_product_lines
 from knowledge.models import Product, Variant
 
 _SYMBOL = {"CNY": "¥", "RMB": "¥", "USD": "$", "HKD": "HK$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -65,8 +65,7 @@ class TemplateWriter(Writer):
                 parts.append(_stock(product, lang))
                 cites.append(Citation(sku=product.sku, field="stock"))
             if "spec" in aspects or "general" in aspects:
-                title_terms = content_terms(f"{product.brand} {product.title}")
-                lines = best_product_lines(request.question, product, ev.passages, title_terms=title_terms)
+                lines = best_product_lines(request.question, product, ev.passages)
                 if lines:
                     parts.append(_spec(lines[0].text, lang))
                     cites.append(lines[0].citation)
@@ -83,6 +82,8 @@ class TemplateWriter(Writer):
             elif not parts:
                 unanswered = True
 
+        if request.claim_question:
+            parts.insert(0, _no_absolute_claims(lang))
         if not parts:
             return _refuse(request, lang)
         text = "".join(parts) if lang == "zh" else " ".join(parts)
@@ -303,6 +304,12 @@ def _refuse(request: WriteRequest, lang: str) -> Draft:
         if offer:
             text += " I can pass your question to a person on our team if you like."
     return Draft(text=text, confidence=0.2, refused=True)
+
+
+def _no_absolute_claims(lang: str) -> str:
+    if lang == "zh":
+        return "这类说法我们不做承诺哦，给您说说实际信息："
+    return "We don't make absolute claims like that; here are the facts:"
 
 
 def _partial_refusal(lang: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.evidence import Citation
-from knowledge.glossary import expansion_tokens
+from knowledge.glossary import concepts
 from knowledge.models import Product
 from knowledge.retriever import Hit
 from knowledge.tokenize import tokenize
@@ -22,6 +22,17 @@ from knowledge.tokenize import tokenize
 _STOP = frozenset(
     [
         "这",
+        "多久",
+        "多长",
+        "多长时间",
+        "多大",
+        "多重",
+        "多高",
+        "几",
+        "几个",
+        "几天",
+        "哪里",
+        "为什么",
         "这个",
         "这款",
         "那个",
@@ -127,9 +138,35 @@ class Line:
 
 
 def content_terms(question: str) -> set[str]:
-    terms = {t for t in tokenize(question) if t not in _STOP and len(t) > 0}
-    terms |= {t for t in expansion_tokens(question) if t not in _STOP}
+    """The question's own content tokens (no stop words, no translations)."""
+    return {t for t in tokenize(question) if t not in _STOP}
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One thing a question asks about; it is found in a line when any of its forms is."""
+
+    forms: tuple[frozenset[str], ...]
+
+    def found_in(self, tokens: set[str]) -> bool:
+        return any(form <= tokens for form in self.forms)
+
+
+def question_terms(question: str) -> list[Term]:
+    """Content terms with their other-language forms (glossary), each counted once."""
+    own = content_terms(question)
+    terms: list[Term] = []
+    claimed: set[str] = set()
+    for concept in concepts(question):
+        if concept.own & own or not concept.own:
+            terms.append(Term(concept.forms))
+            claimed |= concept.own
+    terms.extend(Term((frozenset({t}),)) for t in own if t not in claimed)
     return terms
+
+
+def _line_tokens(text: str) -> set[str]:
+    return set(tokenize(text))
 
 
 def _product_lines(product: Product) -> list[tuple[str, Citation]]:
@@ -158,12 +195,15 @@ def _hit_lines(hits: Sequence[Hit]) -> list[tuple[str, Citation, float]]:
     return out
 
 
-def _overlap(terms: set[str], text: str) -> float:
+def _coverage(terms: Sequence[Term], text: str) -> float:
     if not terms:
         return 0.0
-    line_terms = set(tokenize(text)) | set(expansion_tokens(text))
-    hits = terms & line_terms
-    return len(hits) / len(terms)
+    tokens = _line_tokens(text)
+    return sum(1 for t in terms if t.found_in(tokens)) / len(terms)
+
+
+#: Share of the question's content terms a line must contain to count as answering it.
+MIN_COVERAGE = 0.5
 
 
 def best_product_lines(
@@ -172,32 +212,42 @@ def best_product_lines(
     passages: Sequence[Hit],
     *,
     limit: int = 2,
-    title_terms: set[str] | None = None,
 ) -> list[Line]:
-    """The product lines that answer `question`, best first; [] when none shares a content term."""
-    terms = content_terms(question) - (title_terms or set())
-    if not terms:
+    """The product lines that answer `question`, best first; [] when none covers enough of it.
+
+    Terms that merely name the product ("耳机" in "这个耳机防水吗") are left out of the match when
+    other terms remain; a question made only of title words ("适合敏感肌吗" about a cream whose title
+    says 敏感肌) is answered by the title itself.
+    """
+    terms = question_terms(question)
+    title_tokens = _line_tokens(f"{product.brand} {product.title}")
+    asked = [t for t in terms if not t.found_in(title_tokens)]
+    lines = _product_lines(product)
+    if not asked:
+        asked = terms
+        lines = [(product.title, Citation(sku=product.sku, field="title")), *lines]
+    if not asked:
         return []
-    best_hit_score = {
+    prior_by_field = {
         h.passage.source.field: h.score for h in passages if h.passage.source.sku == product.sku
     }
     scored: list[Line] = []
-    for text, citation in _product_lines(product):
-        overlap = _overlap(terms, text)
-        if overlap <= 0:
+    for text, citation in lines:
+        coverage = _coverage(asked, text)
+        if coverage < MIN_COVERAGE:
             continue
-        prior = best_hit_score.get(citation.field, 0.0)
-        scored.append(Line(text, citation, overlap + 0.1 * max(prior, 0.0)))
+        prior = prior_by_field.get(citation.field, 0.0)
+        scored.append(Line(text, citation, coverage + 0.1 * max(prior, 0.0)))
     scored.sort(key=lambda line: line.score, reverse=True)
     return scored[:limit]
 
 
 def best_policy_lines(question: str, policies: Sequence[Hit], *, limit: int = 2) -> list[Line]:
     """The policy sentences that answer `question`, best first."""
-    terms = content_terms(question)
+    terms = question_terms(question)
     scored: list[Line] = []
     for text, citation, prior in _hit_lines(policies):
-        overlap = _overlap(terms, text)
+        overlap = _coverage(terms, text)
         scored.append(Line(text, citation, overlap + 0.5 * max(prior, 0.0)))
     scored.sort(key=lambda line: line.score, reverse=True)
     return scored[:limit]

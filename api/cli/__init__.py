@@ -5,8 +5,12 @@ from __future__ import annotations
 from api.cli.app import app
 
 # Command modules: importing one registers its commands.
+from api.cli import admin as _admin  # noqa: F401  isort: skip
+from api.cli import ask as _ask  # noqa: F401  isort: skip
+from api.cli import bench as _bench  # noqa: F401  isort: skip
 from api.cli import catalog as _catalog  # noqa: F401  isort: skip
 from api.cli import check as _check  # noqa: F401  isort: skip
+from api.cli import evals as _evals  # noqa: F401  isort: skip
 from api.cli import voice as _voice  # noqa: F401  isort: skip
 
 

@@ -10,11 +10,18 @@ from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import OwnerKey, StaffKey
 from api.deps import MerchantDep, ServicesDep
 from api.schemas import ImportReportOut, ProductOut, ProductPage, SearchHitOut, SearchOut
 from knowledge.loaders import SUPPORTED_SUFFIXES
 
 router = APIRouter(prefix="/v1/merchants/{merchant}", tags=["catalog"])
+
+#: Import and delete need a merchant or admin key; reading also admits agent keys (api/auth.py).
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown or revoked API key."},
+    403: {"description": "The key is for another merchant or lacks the role."},
+}
 
 _CHUNK = 1024 * 1024
 
@@ -45,10 +52,14 @@ async def _save_upload(upload: UploadFile, folder: Path, index: int, max_bytes: 
     "/catalog/import",
     summary="Import catalog or policy files",
     response_model=ImportReportOut,
-    responses={422: {"description": "Validation errors; nothing was applied (see `errors`)."}},
+    responses={
+        422: {"description": "Validation errors; nothing was applied (see `errors`)."},
+        **_AUTH_ERRORS,
+    },
 )
 async def import_catalog(
     merchant: MerchantDep,
+    principal: OwnerKey,
     services: ServicesDep,
     files: Annotated[list[UploadFile], File(description="CSV, XLSX, JSON, JSONL, Shopify CSV or Markdown")],
     replace: Annotated[bool, Query(description="Remove products absent from these files")] = False,
@@ -71,9 +82,10 @@ async def import_catalog(
     return JSONResponse(status_code=200 if report.applied else 422, content=body)
 
 
-@router.get("/products", summary="List products", response_model=ProductPage)
+@router.get("/products", summary="List products", response_model=ProductPage, responses=_AUTH_ERRORS)
 def list_products(
     merchant: MerchantDep,
+    principal: StaffKey,
     services: ServicesDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -90,25 +102,33 @@ def list_products(
     )
 
 
-@router.get("/products/{sku}", summary="Get one product", response_model=ProductOut)
-def get_product(merchant: MerchantDep, sku: str, services: ServicesDep) -> ProductOut:
+@router.get("/products/{sku}", summary="Get one product", response_model=ProductOut, responses=_AUTH_ERRORS)
+def get_product(merchant: MerchantDep, sku: str, principal: StaffKey, services: ServicesDep) -> ProductOut:
     product = services.store.get_product(merchant, sku)
     if product is None:
         raise HTTPException(404, f"no product with sku {sku!r} for merchant {merchant!r}")
     return ProductOut.of(product)
 
 
-@router.delete("/products/{sku}", summary="Delete one product (and re-index)")
-def delete_product(merchant: MerchantDep, sku: str, services: ServicesDep) -> dict[str, Any]:
+@router.delete("/products/{sku}", summary="Delete one product (and re-index)", responses=_AUTH_ERRORS)
+def delete_product(
+    merchant: MerchantDep, sku: str, principal: OwnerKey, services: ServicesDep
+) -> dict[str, Any]:
     if not services.store.delete_product(merchant, sku):
         raise HTTPException(404, f"no product with sku {sku!r} for merchant {merchant!r}")
     stats = services.rebuild_index(merchant)
     return {"deleted": sku, "merchant": merchant, "index": getattr(stats, "passages", None)}
 
 
-@router.get("/search", summary="Hybrid search over the merchant's passages", response_model=SearchOut)
+@router.get(
+    "/search",
+    summary="Hybrid search over the merchant's passages",
+    response_model=SearchOut,
+    responses=_AUTH_ERRORS,
+)
 def search(
     merchant: MerchantDep,
+    principal: StaffKey,
     services: ServicesDep,
     q: Annotated[str, Query(min_length=1, max_length=500)],
     k: Annotated[int, Query(ge=1, le=50)] = 5,

@@ -168,7 +168,8 @@ def parse_text(raw: object) -> str:
 
 _LIST_SPLIT = re.compile(r"[\n|;；]+")
 _TAG_SPLIT = re.compile(r"[\n|;；,，、]+")
-_BULLET = re.compile(r"^\s*(?:[-*•·●▪]|\d{1,2}[.、)）]|[（(]\d{1,2}[)）])\s*")
+# A number is list numbering only when a separator follows it: "1. 透气" or "1、透气", never "1.75L".
+_BULLET = re.compile(r"^\s*(?:[-*•·●▪]\s*|\d{1,2}(?:[.)]\s+|[、）)])\s*|[（(]\d{1,2}[)）]\s*)")
 
 
 def parse_list(raw: object, kind: ListKind) -> list[str]:

@@ -150,3 +150,16 @@ def test_text_helpers() -> None:
     assert slugify("退货 Policy (2024)!") == "退货-policy-2024"
     assert sniff_delimiter('"a,b"\tc\td\n') == "\t"
     assert html_to_text("<p>A&amp;B</p><script>x()</script><p>C</p>") == "A&B\n\nC"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (["1.75L高硼硅玻璃杯，耐热可视"], ["1.75L高硼硅玻璃杯，耐热可视"]),
+        (["3.5折优惠", "2.4GHz无线"], ["3.5折优惠", "2.4GHz无线"]),
+        ("1. 透气\n2. 速干", ["透气", "速干"]),
+        ("1、透气|2、速干", ["透气", "速干"]),
+    ],
+)
+def test_selling_points_keep_leading_decimals(raw: object, expected: list[str]) -> None:
+    assert parse_list(raw, "selling_points") == expected

@@ -6,16 +6,17 @@ import subprocess
 import pytest
 
 from tests.voice.fakes import FakeEdgeService
-from voice.audio import MasterSpec, format_for_path, join_clips, master, probe_duration, transcode
+from voice.audio import MasterSpec, format_for_path, join_clips, master, probe_duration, to_pcm, transcode
 from voice.edge import EdgeTTS
 from voice.espeak import EspeakTTS
+from voice.loudness import integrated_loudness, normalize_loudness
 from voice.mastering import MasteredTTS
-from voice.wav import Pcm, build_wav, parse_wav, rms_dbfs
+from voice.wav import Pcm, build_wav, parse_wav, resample, rms_dbfs
 
 pytestmark = pytest.mark.integration
 
 
-def integrated_loudness(audio: bytes) -> float:
+def ffmpeg_loudness(audio: bytes) -> float:
     run = subprocess.run(
         ["ffmpeg", "-hide_banner", "-nostats", "-i", "pipe:0", "-af", "ebur128", "-f", "null", "-"],
         input=audio,
@@ -44,12 +45,12 @@ async def test_both_engines_end_at_the_same_loudness(edge_like_mp3: bytes) -> No
     edge = MasteredTTS(EdgeTTS(communicate=FakeEdgeService("ok", audio=edge_like_mp3)), spec)
     a = await espeak.synthesize("欢迎来到直播间！今天这款面霜只要199元，库存有限，快来下单吧！")
     b = await edge.synthesize("欢迎来到直播间！")
-    raw_edge = integrated_loudness(edge_like_mp3)
-    la, lb = integrated_loudness(a.audio), integrated_loudness(b.audio)
+    raw_edge = ffmpeg_loudness(edge_like_mp3)
+    la, lb = ffmpeg_loudness(a.audio), ffmpeg_loudness(b.audio)
     assert raw_edge < -25  # the tone starts far quieter than the target
-    assert la == pytest.approx(-16.0, abs=2.0)
-    assert lb == pytest.approx(-16.0, abs=2.0)
-    assert abs(la - lb) < 2.0
+    assert la == pytest.approx(-16.0, abs=1.0)
+    assert lb == pytest.approx(-16.0, abs=1.0)
+    assert abs(la - lb) < 1.0
 
 
 async def test_join_clips_shifts_cues() -> None:
@@ -80,3 +81,29 @@ def test_format_for_path() -> None:
     assert format_for_path("a.ogg") == "opus"
     with pytest.raises(ValueError, match=r"\.wav, \.mp3"):
         format_for_path("out.flac")
+
+
+async def test_in_process_loudness_agrees_with_ffmpeg(edge_like_mp3: bytes) -> None:
+    clip = await EspeakTTS().synthesize("欢迎来到直播间！今天这款面霜只要199元，库存有限，快来下单吧！")
+    ours = integrated_loudness(parse_wav(clip.audio))
+    assert ours == pytest.approx(ffmpeg_loudness(clip.audio), abs=0.7)
+    tone = await to_pcm(edge_like_mp3, "mp3")
+    assert integrated_loudness(tone) == pytest.approx(ffmpeg_loudness(edge_like_mp3), abs=0.7)
+    louder = normalize_loudness(parse_wav(clip.audio), -14.0, peak_ceiling_db=0.0)
+    assert integrated_loudness(louder) == pytest.approx(-14.0, abs=0.3)
+
+
+@pytest.mark.unit
+def test_resample_keeps_length_pitch_and_level() -> None:
+    import numpy as np
+
+    t = np.arange(22050) / 22050
+    tone = (np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2")
+    pcm = Pcm(tone.tobytes(), 22050)
+    out = resample(pcm, 24000)
+    assert (out.sample_rate, out.frames) == (24000, 24000)
+    y = np.frombuffer(out.data, dtype="<i2").astype(float)
+    crossings = int(np.sum((y[:-1] < 0) & (y[1:] >= 0)))
+    assert 438 <= crossings <= 441
+    assert rms_dbfs(out) == pytest.approx(rms_dbfs(pcm), abs=0.2)
+    assert resample(pcm, 22050) is pcm

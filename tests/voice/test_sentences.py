@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voice.sentences import split_sentences
+from voice.sentences import split_first_phrase, split_sentences
 
 pytestmark = pytest.mark.unit
 
@@ -59,3 +59,13 @@ def test_split_keeps_every_character_in_order(text: str) -> None:
     parts = split_sentences(text, max_chars=15)
     assert all(p and p == p.strip() for p in parts)
     assert "".join(parts).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
+
+
+def test_a_long_first_sentence_is_cut_at_its_first_comma() -> None:
+    parts = split_sentences("这款面霜今天只要199元，比平时便宜一百块。库存不多了！")
+    assert split_first_phrase(parts) == ["这款面霜今天只要199元，", "比平时便宜一百块。", "库存不多了！"]
+    assert split_first_phrase(["短句，好的。"]) == ["短句，好的。"]
+    assert split_first_phrase(["没有逗号的一句很长很长很长很长很长很长的话。"]) == [
+        "没有逗号的一句很长很长很长很长很长很长的话。"
+    ]
+    assert split_first_phrase([]) == []

@@ -1,0 +1,296 @@
+"""`anchor eval`: run answer-quality datasets, compare reports, gate on a baseline, list knowledge gaps."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from api.cli.app import app
+from api.cli.catalog import fail, progress_bar
+from api.services import InvalidMerchantError, Services, check_merchant_id
+from api.settings import Settings
+from evals.compare import Delta, baseline_from, compare, gate
+from evals.dataset import DatasetError, check_skus, load_cases
+from evals.gaps import knowledge_gaps
+from evals.reference import Reference, demo_catalog_files
+from evals.report import cell, default_out_dir, load_report, print_report, write_report
+from evals.runner import (
+    Backend,
+    EvalRun,
+    HttpBackend,
+    InProcessBackend,
+    build_report,
+    prepare_services,
+    retrieval_dev,
+    run_cases,
+)
+
+console = Console()
+err_console = Console(stderr=True)
+
+eval_app = typer.Typer(
+    help="Evaluate answer quality: run datasets, compare reports, find knowledge gaps.", no_args_is_help=True
+)
+app.add_typer(eval_app, name="eval")
+
+DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "evals" / "datasets"
+
+
+def _datasets(paths: list[Path]) -> list[Path]:
+    if paths:
+        return paths
+    return sorted(DEFAULT_DATASETS.glob("answers_*.jsonl"))
+
+
+def _use_writer(services: Services, writer: str) -> None:
+    if writer == "default":
+        return
+    try:
+        module = importlib.import_module("agent.writers.llm")
+    except ImportError as exc:
+        raise fail("the LLM writer is not available in this build (no agent/writers/llm.py)", 2) from exc
+    factory = getattr(module, "writer_from_settings", None)
+    if factory is None:
+        raise fail("agent.writers.llm has no writer_from_settings(settings); cannot build the LLM writer", 2)
+    services.pipeline.writer = factory(services.settings)
+
+
+def _print_regressions(regressions: list[Delta]) -> None:
+    err_console.print(f"[bold red]gate failed:[/] {len(regressions)} metric(s) regressed beyond tolerance")
+    for d in regressions:
+        err_console.print(f"  {d.name}: {d.base} → {d.new} ({d.limit})")
+
+
+@eval_app.command("run")
+def run_command(
+    datasets: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Dataset JSONL files (default: evals/datasets/answers_*.jsonl)"),
+    ] = None,
+    writer: Annotated[str, typer.Option(help="Answer writer: default | llm")] = "default",
+    url: Annotated[
+        str | None, typer.Option(help="Evaluate a running server at this base URL instead of in-process")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Report directory (default var/evals/<timestamp>)")] = None,
+    merchant: Annotated[str, typer.Option("--merchant", "-m", help="Merchant the cases talk to")] = "eval",
+    embedder: Annotated[
+        str | None, typer.Option(help="Embedder spec for the in-process run, e.g. 'hash' for a quick run")
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Data directory for the in-process run (default: a fresh temporary one)"),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Run only the first N cases")] = None,
+    gate_file: Annotated[
+        Path | None,
+        typer.Option("--gate", help="Baseline JSON: exit 1 on a regression beyond its tolerances"),
+    ] = None,
+    write_baseline: Annotated[
+        Path | None, typer.Option(help="Also write this run as a baseline file here")
+    ] = None,
+    no_retrieval: Annotated[
+        bool, typer.Option("--no-retrieval-dev", help="Skip the retrieval dev set")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the metrics as JSON instead of tables")
+    ] = False,
+) -> None:
+    """Run answer-quality cases through the production pipeline and write report.json and report.html."""
+    if writer not in ("default", "llm"):
+        raise fail(f"--writer {writer!r}: use 'default' or 'llm'", 2)
+    try:
+        check_merchant_id(merchant)
+        loaded = load_cases(_datasets(list(datasets or [])))
+    except InvalidMerchantError as exc:
+        raise fail(str(exc), 2) from exc
+    except DatasetError as exc:
+        raise fail(str(exc), 2) from exc
+    if not loaded:
+        raise fail("no cases to run: the datasets are empty", 2)
+    baseline = None
+    if gate_file is not None:
+        try:
+            baseline = load_report(gate_file)
+        except ValueError as exc:
+            raise fail(str(exc), 2) from exc
+    cases = [lc.case for lc in loaded][: limit if limit else None]
+    with tempfile.TemporaryDirectory(prefix="anchor-eval-") as tmp:
+        settings_args: dict[str, Any] = {"data_dir": data_dir or Path(tmp)}
+        if embedder:
+            settings_args["embedder"] = embedder
+        settings = Settings(**settings_args)
+        services: Services | None = None
+        backend: Backend
+        if url:
+            ref = Reference.from_files(demo_catalog_files())
+            backend = HttpBackend(url, merchant)
+        else:
+            services = Services(settings)
+            try:
+                with progress_bar() as bar:
+                    ref = prepare_services(services, merchant, progress=bar)
+            except (RuntimeError, ValueError) as exc:
+                raise fail(str(exc)) from exc
+            _use_writer(services, writer)
+            backend = InProcessBackend(services, merchant)
+        problems = check_skus(loaded, ref.known_skus())
+        if problems:
+            raise fail(str(DatasetError(problems)), 2)
+        outcomes = asyncio.run(_run_with_bar(cases, backend, ref))
+        dev = None if services is None or no_retrieval else retrieval_dev(services, merchant)
+        meta = {
+            "mode": "http" if url else "in-process",
+            "url": url or "",
+            "embedder": settings.embedder if not url else "(server)",
+            "writer": writer,
+            "merchant": merchant,
+            "datasets": ", ".join(p.name for p in _datasets(list(datasets or []))),
+        }
+        report = build_report(EvalRun(outcomes, meta=meta, retrieval_dev=dev))
+        if services is not None:
+            services.close()
+    json_path, html_path = write_report(report, out or default_out_dir())
+    if as_json:
+        console.print_json(
+            json.dumps({k: report[k] for k in ("meta", "metrics", "slices", "latency", "retrieval_dev")})
+        )
+    else:
+        print_report(report, console)
+        console.print(f"report: {html_path}  (JSON: {json_path})")
+    if write_baseline is not None:
+        write_baseline.parent.mkdir(parents=True, exist_ok=True)
+        write_baseline.write_text(
+            json.dumps(baseline_from(report), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
+        console.print(f"baseline written: {write_baseline}")
+    if baseline is not None:
+        regressions = gate(baseline, report)
+        if regressions:
+            _print_regressions(regressions)
+            raise typer.Exit(1)
+        console.print("[green]gate passed[/]")
+
+
+async def _run_with_bar(cases: list[Any], backend: Backend, ref: Reference) -> list[Any]:
+    with Progress(
+        TextColumn("[bold]cases"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task("cases", total=len(cases))
+        try:
+            return await run_cases(
+                cases, backend, ref, progress=lambda done, _total: progress.update(task, completed=done)
+            )
+        finally:
+            await backend.aclose()
+
+
+@eval_app.command("compare")
+def compare_command(
+    base: Annotated[Path, typer.Argument(help="The earlier report (or baseline) JSON")],
+    new: Annotated[Path, typer.Argument(help="The later report JSON")],
+    gate_flag: Annotated[
+        bool, typer.Option("--gate", help="Exit 1 when a metric regressed beyond BASE's tolerances")
+    ] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Show unchanged metrics too")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Show the metric deltas between two reports."""
+    try:
+        a, b = load_report(base), load_report(new)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    deltas = compare(a, b)
+    shown = [
+        d
+        for d in deltas
+        if show_all or d.regression or (d.change not in (None, 0.0)) or (d.base is None) != (d.new is None)
+    ]
+    if as_json:
+        console.print_json(json.dumps([d.to_dict() for d in shown]))
+    else:
+        table = Table(title=f"{base.name} → {new.name}", title_justify="left")
+        for header in ("metric", "base", "new", "change", "limit"):
+            table.add_column(header, justify="left" if header in ("metric", "limit") else "right")
+        for d in shown:
+            kind = "rate" if d.kind == "rate" else "count"
+            change = (
+                "–"
+                if d.change is None
+                else (f"{d.change * 100:+.1f}" if d.kind == "rate" else f"{d.change:+g}")
+            )
+            table.add_row(
+                d.name,
+                cell(d.base, kind),
+                cell(d.new, kind),
+                change,
+                d.limit,
+                style="bold red" if d.regression else None,
+            )
+        console.print(table)
+        console.print(f"{len(shown)} changed of {len(deltas)} metrics; rates in %")
+    regressions = [d for d in deltas if d.regression]
+    if gate_flag and regressions:
+        _print_regressions(regressions)
+        raise typer.Exit(1)
+
+
+@eval_app.command("gaps")
+def gaps_command(
+    merchant: Annotated[
+        str | None, typer.Option("--merchant", "-m", help="Merchant id (default: ANCHOR_DEFAULT_MERCHANT)")
+    ] = None,
+    since: Annotated[float, typer.Option(help="Only questions from the last this-many days")] = 30,
+    limit: Annotated[int, typer.Option(help="Show at most this many groups")] = 20,
+    threshold: Annotated[
+        float | None, typer.Option(help="Similarity to join a group (cosine; Jaccard for the hash embedder)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """The most frequent questions the bot refused or answered with low confidence: what to add to the catalog."""
+    settings = Settings()
+    chosen = merchant or settings.default_merchant
+    try:
+        check_merchant_id(chosen)
+    except InvalidMerchantError as exc:
+        raise fail(str(exc), 2) from exc
+    services = Services(settings)
+    try:
+        clusters = knowledge_gaps(services, chosen, since_days=since, limit=limit, threshold=threshold)
+    finally:
+        services.close()
+    if as_json:
+        console.print_json(json.dumps([c.to_dict() for c in clusters], ensure_ascii=False))
+        return
+    if not clusters:
+        console.print(f"No unanswered questions for merchant '{chosen}' in the last {since:g} days.")
+        return
+    table = Table(
+        title=f"Knowledge gaps for '{chosen}' (last {since:g} days)", title_justify="left", show_lines=True
+    )
+    for header in ("#", "asked", "question", "examples", "why"):
+        table.add_column(header, justify="right" if header in ("#", "asked") else "left")
+    for i, c in enumerate(clusters, start=1):
+        why = ", ".join(f"{k} {v}" for k, v in c.reasons.items())
+        table.add_row(str(i), str(c.count), c.label, "\n".join(c.examples), why)
+    console.print(table)

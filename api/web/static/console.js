@@ -1,0 +1,267 @@
+// The human agent console: the ticket queue (auto-refreshed), a ticket's transcript, claim, reply, resolve.
+
+import { clear, el, formatTime, showStatus } from "./dom.js";
+import { ApiError, api, merchantPath } from "./http.js";
+import { bindText, setupLanguage, t } from "./i18n.js";
+import { setupSession } from "./session.js";
+
+const REFRESH_MS = 3000;
+const ROLE_LABEL = { customer: "chat.you", bot: "chat.bot", agent: "chat.agent", system: "chat.system" };
+
+const $ = (id) => document.getElementById(id);
+const status = $("console-status");
+const actionStatus = $("action-status");
+const list = $("ticket-list");
+
+const state = { key: "", merchant: "", selected: null, resolved: false, timer: 0, loading: false, lastDetail: "", lastQueue: "", tickets: [] };
+let session = null;
+
+function ticketsPath(suffix = "") {
+  return `${merchantPath(state.merchant)}/tickets${suffix}`;
+}
+
+/** Show an API error where the user looks: 401 signs out, 403/409/other in the given status line. */
+function report(error, line = status) {
+  if (error instanceof ApiError && error.status === 401) {
+    stop();
+    session.signOut("auth.error.401");
+    return;
+  }
+  if (error instanceof ApiError) {
+    const prefix = error.status === 403 ? `${t("auth.error.403", { merchant: state.merchant })} ` : "";
+    showStatus(line, `${prefix}${error.message}`, "error");
+    line.dataset.status = String(error.status);
+    return;
+  }
+  showStatus(line, t("chat.error.network"), "error");
+}
+
+// -- the queue ---------------------------------------------------------------------------------------------
+
+function queueQuery() {
+  const params = new URLSearchParams({ limit: "100" });
+  const wanted = $("filter-state").value;
+  if (wanted) params.set("state", wanted);
+  const priority = $("filter-priority").value;
+  if (priority) params.set("priority", priority);
+  return `?${params}`;
+}
+
+function renderQueue(tickets) {
+  const snapshot = JSON.stringify([tickets, state.selected]);
+  if (snapshot === state.lastQueue) return;
+  state.lastQueue = snapshot;
+  state.tickets = tickets;
+  // Re-rendering must not steal a keyboard user's place in the list.
+  const focused = document.activeElement?.dataset?.ticket ?? null;
+  clear(list);
+  if (!tickets.length) {
+    list.append(el("li", { class: "empty muted" }, [bindText(el("span"), "console.empty")]));
+    return;
+  }
+  for (const ticket of tickets) {
+    const selected = ticket.id === state.selected;
+    const button = el(
+      "button",
+      {
+        class: "ticket-row",
+        attrs: { type: "button", "data-ticket": ticket.id, "aria-current": selected ? "true" : null },
+        on: { click: () => select(ticket.id) },
+      },
+      [
+        el("span", { class: "ticket-line" }, [
+          el("strong", { class: "ticket-id", text: ticket.id }),
+          el("span", { class: `badge priority-${ticket.priority}`, text: ticket.priority }),
+          el("span", { class: `badge state-${ticket.state}`, text: ticket.state }),
+        ]),
+        el("span", { class: "ticket-line muted small" }, [
+          el("span", { text: ticket.category }),
+          ticket.owner ? el("span", { text: `· ${ticket.owner}` }) : null,
+          el("span", { text: `· ${formatTime(ticket.created_at)}` }),
+        ]),
+        el("span", { class: "ticket-summary small", text: ticket.summary || "" }),
+      ],
+    );
+    list.append(el("li", { class: selected ? "selected" : "" }, [button]));
+    if (ticket.id === focused) button.focus();
+  }
+}
+
+async function refreshQueue() {
+  const body = await api(ticketsPath(queueQuery()), { key: state.key });
+  renderQueue(body.tickets ?? []);
+  bindText($("queue-updated"), "console.updated", { time: new Date().toLocaleTimeString() });
+}
+
+// -- one ticket --------------------------------------------------------------------------------------------
+
+function metaRow(labelKey, value) {
+  return [bindText(el("dt"), labelKey), el("dd", { text: value || t("console.none") })];
+}
+
+function renderDetail(ticket) {
+  $("detail-empty").hidden = true;
+  $("detail").hidden = false;
+  $("ticket-id").textContent = ticket.id;
+  const badge = $("ticket-state");
+  badge.textContent = ticket.state;
+  badge.className = `badge state-${ticket.state}`;
+  $("ticket-meta").replaceChildren(
+    ...metaRow("console.category", ticket.category),
+    ...metaRow("console.priority", ticket.priority),
+    ...metaRow("console.owner", ticket.owner),
+    ...metaRow("console.orders", (ticket.order_ids ?? []).join(", ")),
+    ...metaRow("console.channel", ticket.channel),
+    ...metaRow("console.conversation", ticket.conversation_id),
+    ...metaRow("console.created", formatTime(ticket.created_at)),
+    ...metaRow("console.summary", ticket.summary),
+  );
+  const transcript = $("transcript");
+  transcript.replaceChildren(
+    ...(ticket.messages ?? []).map((message) =>
+      el("li", { class: `message message-${message.role}`, attrs: { "data-role": message.role } }, [
+        el("span", { class: "who" }, [
+          bindText(el("span"), ROLE_LABEL[message.role] ?? "chat.system"),
+          el("time", { class: "muted small", text: ` ${formatTime(message.created_at)}` }),
+        ]),
+        el("p", { class: "bubble", text: message.text }),
+      ]),
+    ),
+  );
+  transcript.scrollTop = transcript.scrollHeight;
+  $("events").replaceChildren(
+    ...(ticket.events ?? []).map((event) =>
+      el("li", {}, [
+        el("time", { class: "muted small", text: formatTime(event.created_at) }),
+        el("span", { class: "badge", text: event.kind }),
+        el("strong", { text: event.author }),
+        el("span", { text: event.text }),
+      ]),
+    ),
+  );
+  state.resolved = ticket.state === "resolved";
+  applyButtons();
+}
+
+function applyButtons() {
+  $("claim").disabled = state.resolved;
+  $("resolve").disabled = state.resolved;
+  $("reply").disabled = false;
+}
+
+async function loadDetail({ force = false } = {}) {
+  if (!state.selected) return;
+  const ticket = await api(ticketsPath(`/${encodeURIComponent(state.selected)}`), { key: state.key });
+  const snapshot = JSON.stringify(ticket);
+  if (!force && snapshot === state.lastDetail) return;
+  state.lastDetail = snapshot;
+  renderDetail(ticket);
+}
+
+async function select(id) {
+  state.selected = id;
+  state.lastDetail = "";
+  state.lastQueue = "";
+  showStatus(actionStatus, "");
+  for (const item of list.children) {
+    const button = item.querySelector("button");
+    const chosen = button?.dataset.ticket === id;
+    item.classList.toggle("selected", chosen);
+    if (button && chosen) button.setAttribute("aria-current", "true");
+    else button?.removeAttribute("aria-current");
+  }
+  try {
+    await loadDetail({ force: true });
+  } catch (error) {
+    report(error);
+  }
+}
+
+async function act(action, request, doneKey) {
+  if (!state.selected) return;
+  showStatus(actionStatus, "");
+  const button = $(action);
+  button.disabled = true;
+  try {
+    await api(ticketsPath(`/${encodeURIComponent(state.selected)}/${action}`), { method: "POST", key: state.key, ...request });
+    bindText(actionStatus, doneKey);
+    actionStatus.dataset.kind = "ok";
+    actionStatus.hidden = false;
+    await Promise.all([loadDetail({ force: true }), refreshQueue()]);
+    return true;
+  } catch (error) {
+    report(error, actionStatus);
+    return false;
+  } finally {
+    applyButtons();
+  }
+}
+
+// -- refresh loop ------------------------------------------------------------------------------------------
+
+async function tick() {
+  if (state.loading || !state.key) return;
+  state.loading = true;
+  try {
+    await refreshQueue();
+    await loadDetail();
+    if (status.dataset.kind === "error" && !status.hidden) showStatus(status, "");
+  } catch (error) {
+    report(error);
+  } finally {
+    state.loading = false;
+  }
+}
+
+function start({ key, merchant }) {
+  state.key = key;
+  state.merchant = merchant;
+  state.selected = null;
+  state.lastDetail = "";
+  state.lastQueue = "";
+  $("detail").hidden = true;
+  $("detail-empty").hidden = false;
+  stop();
+  tick();
+  state.timer = setInterval(() => {
+    if (!document.hidden) tick();
+  }, REFRESH_MS);
+}
+
+function stop() {
+  clearInterval(state.timer);
+  state.timer = 0;
+}
+
+function main() {
+  setupLanguage();
+  session = setupSession({
+    form: $("sign-in"),
+    status,
+    workspace: $("workspace"),
+    onSignedIn: start,
+    onSignedOut: () => {
+      stop();
+      state.key = "";
+      clear(list);
+    },
+  });
+  $("refresh").addEventListener("click", tick);
+  $("filter-state").addEventListener("change", tick);
+  $("filter-priority").addEventListener("change", tick);
+  $("claim").addEventListener("click", () => act("claim", {}, "console.done.claim"));
+  $("reply-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const text = $("reply-text").value.trim();
+    if (!text) return;
+    if (await act("reply", { json: { text } }, "console.done.reply")) $("reply-text").value = "";
+  });
+  $("resolve-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const note = $("resolve-note").value.trim();
+    if (await act("resolve", { json: { note: note || null } }, "console.done.resolve")) $("resolve-note").value = "";
+  });
+  document.body.dataset.ready = "true";
+}
+
+main();
