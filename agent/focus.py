@@ -16,7 +16,7 @@ from typing import Literal
 from agent.writers.lines import content_terms
 from knowledge.retriever import HybridRetriever, ProductHit
 
-FocusMethod = Literal["link", "lookup", "memory", "room", "search", "none"]
+FocusMethod = Literal["link", "lookup", "pinned", "memory", "room", "search", "none"]
 
 _LINK = re.compile(
     r"(?:^|[^\d])(\d{1,3})\s*号(?:链接|连接|宝贝|商品)?|(?:链接|连接)\s*(\d{1,3})|\blink\s*(?:no\.?|number|#)?\s*(\d{1,3})\b|"
@@ -54,6 +54,12 @@ _ASPECT_ONLY = frozenset(
         "颜色",
         "规格",
         "款式",
+        "几种",
+        "种",
+        "几款",
+        "哪些",
+        "什么",
+        "哪种",
         "口味",
         "发货",
         "包邮",
@@ -183,6 +189,7 @@ def resolve_focus(
     retriever: HybridRetriever | None,
     *,
     memory_sku: str | None = None,
+    pinned_sku: str | None = None,
     room: RoomContext | None = None,
     options: FocusOptions | None = None,
 ) -> Focus:
@@ -195,8 +202,13 @@ def resolve_focus(
             return Focus(sku, "link", link_number=number, score=1.0)
         return Focus(None, "none", link_number=number, unknown_link=True)
     if retriever is None:
+        if pinned_sku is not None:
+            return Focus(pinned_sku, "pinned", score=1.0)
         return Focus(memory_sku, "memory" if memory_sku else "none")
     named = retriever.lookup(question)
+    if pinned_sku is not None and (not named or pinned_sku in named):
+        # The chat sits on a product page: that product, unless the words name another one.
+        return Focus(pinned_sku, "pinned", score=1.0)
     if len(named) == 1:
         return Focus(named[0], "lookup", score=1.0)
     if len(named) > 1:

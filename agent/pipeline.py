@@ -30,7 +30,9 @@ from agent.pii import find_pii
 from agent.recommend import compare_products, recommend_products
 from agent.router import classify
 from agent.screen import screen
-from agent.streaming import StreamEvent, split_for_stream, stream_answer
+from agent.streaming import StreamEvent as StreamEvent
+from agent.streaming import split_for_stream as split_for_stream
+from agent.streaming import stream_answer
 from agent.textnorm import detect_language, normalize_message
 from agent.tickets import TicketService
 from agent.variants import match_variants
@@ -269,6 +271,9 @@ class AnswerPipeline:
         prepared = PreparedAnswer(result, timer, merchant, conversation_id, channel, memory.focus_sku)
         if not normalised:
             result.route = "other"
+        elif screening.injection and result.route in ("greeting", "chitchat", "other"):
+            # An injection attempt usually wraps a product claim ("…告诉大家X只要1元"): answer the facts.
+            result.route = "product_question"
         if result.route == "after_sales":
             await self._hand_off(result, merchant, conversation_id, text, normalised, channel, user_id, timer)
         elif result.route == "greeting":
@@ -278,8 +283,9 @@ class AnswerPipeline:
         elif result.route == "other":
             result.answer = replies.other(lang, channel)
         else:
-            pinned = focus_sku or memory.focus_sku
-            request = await self._answer_product(result, merchant, normalised, channel, room, pinned, timer)
+            request = await self._answer_product(
+                result, merchant, normalised, channel, room, memory.focus_sku, timer, pinned_sku=focus_sku
+            )
             if request is not None:
                 prepared.request = request
                 prepared.writer = self.fallback if screening.injection else self.writer
@@ -366,6 +372,8 @@ class AnswerPipeline:
         room: RoomContext | None,
         memory_sku: str | None,
         timer: StageTimer,
+        *,
+        pinned_sku: str | None = None,
     ) -> WriteRequest | None:
         """Resolve the product and gather evidence; the request for the writer, or None when answered."""
         lang = result.language
@@ -398,6 +406,7 @@ class AnswerPipeline:
                 question,
                 retriever,
                 memory_sku=memory_sku,
+                pinned_sku=pinned_sku,
                 room=room,
                 options=self.options.focus,
             )

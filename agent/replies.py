@@ -82,7 +82,5 @@ def not_found(lang: str, channel: str) -> str:
 
 def no_absolute_claims(lang: str) -> str:
     if lang == "zh":
-        return (
-            "这类说法我们不做承诺哦。想了解哪款商品的价格和优惠，告诉我商品名或链接号，我给您说实际信息。"
-        )
+        return "这类说法我们不做承诺哦。想了解哪款商品的价格和优惠，告诉我商品名或链接号，我给您说实际信息。"
     return "We don't make absolute claims like that. Tell me which product you're interested in and I'll give you the facts."

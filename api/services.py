@@ -17,6 +17,7 @@ from agent.conversations import ConversationStore
 from agent.db import create_schema as create_agent_schema
 from agent.pipeline import AnswerPipeline, PipelineOptions
 from agent.tickets import TicketService
+from agent.writers.base import Writer
 from api.auth import KeyStore
 from api.settings import Settings
 from knowledge.embedders import Embedder, make_embedder
@@ -104,9 +105,31 @@ class Services:
                     retrievers=self.retriever,
                     conversations=self.conversations,
                     tickets=self.tickets,
+                    writer=self._writer(),
                     options=PipelineOptions(max_message_chars=self.settings.max_message_chars),
                 )
             return self._pipeline
+
+    def _writer(self) -> Writer | None:
+        """The LLM writer when ``writer = "llm"``; None keeps the pipeline's template writer."""
+        s = self.settings
+        if s.writer != "llm":
+            return None
+        if s.llm_base_url is None and s.llm_api_key is None:
+            raise ValueError(
+                "writer 'llm' needs ANCHOR_LLM_BASE_URL (an OpenAI-compatible server) or ANCHOR_LLM_API_KEY"
+            )
+        from agent.writers.llm import LLMWriter
+
+        return LLMWriter.from_settings(
+            base_url=s.llm_base_url,
+            model=s.llm_model,
+            api_key=s.llm_api_key,
+            timeout=s.llm_timeout_seconds,
+            first_token_timeout=s.llm_first_token_timeout_seconds,
+            temperature=s.llm_temperature,
+            max_tokens=s.llm_max_tokens,
+        )
 
     @property
     def keys(self) -> KeyStore:

@@ -185,7 +185,7 @@ def _problems_of(error: ValidationError, file: str, line: int) -> list[DatasetPr
     out: list[DatasetProblem] = []
     for err in error.errors():
         where = ".".join(str(p) for p in err.get("loc", ()))
-        message = str(err.get("msg", "invalid"))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
             message = "unknown field (see docs/evals.md for the case schema)"
         out.append(DatasetProblem(file, line, message, where or None))

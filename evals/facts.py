@@ -10,9 +10,9 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
-from agent.evidence import LOW_STOCK, numbers_in
+from agent.evidence import LOW_STOCK
 from evals.dataset import FactSpec
 from evals.reference import Reference
 from knowledge.models import Product, Variant
@@ -33,7 +33,32 @@ STOCK_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
-_CLAUSE = re.compile(r"[。！？!?；;\n]|(?<![\d])[.,，](?![\d])")
+# Sentence ends: Chinese and English punctuation, and a full stop that is not a decimal point.
+_CLAUSE = re.compile(r"[。！？!?；;\n]|\.(?=\s|$)")
+# Numbers anywhere, also right after a letter or a Chinese character ("仅剩4件", "SPF50", "42dB").
+_NUMBER = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)(?!\d)")
+# Pieces of an attribute value that an answer may state on their own.
+_VALUE_PIECES = re.compile(r"[，,；;、（()）/]")
+
+
+def numbers(text: str) -> set[Decimal]:
+    """Every number written in `text`, normalised (``1,299.00`` → 1299; "3,5" also as 3.5).
+
+    Unlike a word-boundary match this finds numbers glued to letters or Chinese characters, which is
+    how Chinese answers write them ("仅剩4件", "约200g").
+    """
+    found: set[Decimal] = set()
+    for match in _NUMBER.finditer(text):
+        raw = match.group(1)
+        candidates = {raw.replace(",", "")}
+        if raw.count(",") == 1 and "." not in raw:
+            candidates.add(raw.replace(",", "."))
+        for candidate in candidates:
+            try:
+                found.add(Decimal(candidate).normalize())
+            except InvalidOperation:
+                continue
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +109,7 @@ def expresses_state(text: str, state: StockState, count: int | None, lang: str) 
     if sold_out:
         return False
     if state == "low":
-        has_count = count is not None and Decimal(count) in numbers_in(text)
+        has_count = count is not None and Decimal(count) in numbers(text)
         return has_count and (_has_any(text, words["low"]) or _has_any(text, words["in_stock"]))
     if state == "in_stock":
         return _has_any(text, words["in_stock"])
@@ -110,7 +135,7 @@ def _check_price(answer: str, fact: FactSpec, ref: Reference, list_price: bool) 
         value = variant.price if variant is not None and variant.price is not None else product.price
     if value is None:
         return FactCheck(fact.kind, fact.sku, True, "not listed", "the store lists no value; not checked")
-    ok = value.normalize() in numbers_in(answer)
+    ok = value.normalize() in numbers(answer)
     return FactCheck(fact.kind, fact.sku, ok, _money(value), "" if ok else f"{_money(value)} not stated")
 
 
@@ -168,7 +193,27 @@ def _check_variant(answer: str, fact: FactSpec, ref: Reference, lang: str) -> Fa
     return FactCheck(fact.kind, fact.sku, False, expected, "variant stock not stated correctly")
 
 
+def _tokens(text: str) -> set[str]:
+    """Latin words of three or more letters and Chinese character pairs, lower-cased."""
+    folded = _fold(text)
+    words = set(re.findall(r"[a-z]{3,}", folded))
+    for run in re.findall(r"[\u4e00-\u9fff]+", folded):
+        words |= {run[i : i + 2] for i in range(max(1, len(run) - 1))}
+    return words
+
+
+def _piece_stated(piece: str, answer: str) -> bool:
+    """`piece` is in `answer` verbatim, or at least 3/4 of its words are (a paraphrase that keeps them)."""
+    if _fold(piece) in _fold(answer):
+        return True
+    wanted = _tokens(piece)
+    return len(wanted) >= 2 and len(wanted & _tokens(answer)) >= 0.75 * len(wanted)
+
+
 def _check_attribute(answer: str, fact: FactSpec, ref: Reference) -> FactCheck:
+    """The answer states the attribute's headline: the numbers of its first piece (all of its numbers,
+    or the first piece itself, also do), or, for a value without numbers, any piece of it
+    ("不能加热", "not waterproof")."""
     product = ref.product(fact.sku)
     name = fact.field or ""
     if product is None:
@@ -176,10 +221,14 @@ def _check_attribute(answer: str, fact: FactSpec, ref: Reference) -> FactCheck:
     value = product.attributes.get(name)
     if value is None:
         return FactCheck(fact.kind, fact.sku, False, "?", f"the store has no attribute {name!r}")
-    head = re.split(r"[，,；;（(]", value, maxsplit=1)[0].strip()
-    numbers = numbers_in(value)
-    ok = _fold(head) in _fold(answer) or (bool(numbers) and numbers <= numbers_in(answer))
-    return FactCheck(fact.kind, fact.sku, ok, f"{name}: {value}", "" if ok else f"{head!r} not stated")
+    pieces = [p.strip() for p in _VALUE_PIECES.split(value) if len(p.strip()) >= 2] or [value]
+    stated = numbers(answer)
+    if numbers(value):
+        head = numbers(pieces[0])
+        ok = (bool(head) and head <= stated) or numbers(value) <= stated or _piece_stated(pieces[0], answer)
+    else:
+        ok = any(_piece_stated(p, answer) for p in pieces)
+    return FactCheck(fact.kind, fact.sku, ok, f"{name}: {value}", "" if ok else "not stated")
 
 
 def check_fact(answer: str, fact: FactSpec, ref: Reference, lang: str) -> FactCheck:
@@ -197,7 +246,7 @@ def check_fact(answer: str, fact: FactSpec, ref: Reference, lang: str) -> FactCh
 def product_numbers(product: Product) -> set[Decimal]:
     """Every number the product's store record states, plus its derived figures (saving, total stock)."""
     record = json.dumps(product.to_dict(), ensure_ascii=False)
-    found = numbers_in(record)
+    found = numbers(record)
     for value in (product.price, product.list_price):
         if value is not None:
             found.add(value.normalize())
@@ -235,12 +284,12 @@ def unsupported_numbers(
     for piece in ignore:
         if piece:
             text = text.replace(piece, " ")
-    stated = numbers_in(text)
+    stated = numbers(text)
     if not stated:
         return []
     supported: set[Decimal] = set()
     for message in context:
-        supported |= numbers_in(message)
+        supported |= numbers(message)
     skus = {c["sku"] for c in citations if c.get("sku")}
     if focus_sku:
         skus.add(focus_sku)
@@ -251,5 +300,5 @@ def unsupported_numbers(
     for cite in citations:
         doc = cite.get("document")
         if doc:
-            supported |= numbers_in(ref.section_text(doc, cite.get("heading")))
+            supported |= numbers(ref.section_text(doc, cite.get("heading")))
     return sorted(_money(n) for n in stated - supported)

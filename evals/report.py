@@ -13,20 +13,21 @@ from rich.table import Table
 
 from evals.html import render_html
 
-#: Columns of the terminal table: (metric key, header, kind).
+#: Rows of the terminal table: (metric key, label, kind).
 TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("cases", "cases", "count"),
-    ("pass_rate", "pass", "rate"),
-    ("recall@1", "R@1", "rate"),
-    ("mrr", "MRR", "rate"),
-    ("fact_accuracy", "facts", "rate"),
-    ("groundedness", "grounded", "rate"),
-    ("refusal_accuracy", "refusal", "rate"),
-    ("routing_accuracy", "routing", "rate"),
-    ("escalation_precision", "esc P", "rate"),
-    ("escalation_recall", "esc R", "rate"),
-    ("compliance_violations", "compl.", "count"),
-    ("pii_leaks", "PII", "count"),
+    ("pass_rate", "cases passed", "rate"),
+    ("recall@1", "product recall@1", "rate"),
+    ("mrr", "product MRR", "rate"),
+    ("fact_accuracy", "fact accuracy", "rate"),
+    ("groundedness", "groundedness", "rate"),
+    ("refusal_accuracy", "refusal accuracy", "rate"),
+    ("routing_accuracy", "routing accuracy", "rate"),
+    ("escalation_precision", "escalation precision", "rate"),
+    ("escalation_recall", "escalation recall", "rate"),
+    ("category_accuracy", "after-sales category", "rate"),
+    ("compliance_violations", "compliance violations", "count"),
+    ("pii_leaks", "PII leaks (live)", "count"),
 )
 
 
@@ -66,15 +67,15 @@ def cell(value: Any, kind: str) -> str:
 
 
 def metrics_table(report: Mapping[str, Any], *, title: str = "Answer quality (rates in %)") -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column("group")
-    for _, header, _ in TABLE_COLUMNS:
-        table.add_column(header, justify="right")
+    """Metrics as rows, groups (overall, each language slice, each channel) as columns."""
     groups: dict[str, Mapping[str, Any]] = {"overall": report["metrics"]}
     groups.update({k: v for k, v in report.get("slices", {}).items() if k.startswith(("slice:", "channel:"))})
-    for name, metrics in groups.items():
-        row = [cell(metrics.get(key), kind) for key, _, kind in TABLE_COLUMNS]
-        table.add_row(name, *row, style="bold" if name == "overall" else None)
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric", no_wrap=True)
+    for name in groups:
+        table.add_column(name.split(":", 1)[-1], justify="right", no_wrap=True)
+    for key, header, kind in TABLE_COLUMNS:
+        table.add_row(header, *(cell(m.get(key), kind) for m in groups.values()))
     return table
 
 

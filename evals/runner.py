@@ -4,11 +4,13 @@ In-process, `prepare_services` ingests the demo catalog into merchant "eval" of 
 and each case talks to `Services.pipeline` in its own conversation. With a URL, each message is posted
 to ``POST {url}/v1/merchants/{merchant}/conversations/{id}/messages`` with body
 ``{"text", "channel", "room": {"link_map", "current_sku"}, "focus_sku", "user_id"}`` and the response
-is read as `AnswerResult.to_dict()` (optionally wrapped in ``{"result": …}``).
+is read as `AnswerResult.to_dict()` (bare or under ``message``). The shopper chat API ignores ``room``,
+so live-room cases that use link numbers only pass in-process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -22,7 +24,7 @@ import httpx
 
 from agent.focus import RoomContext
 from api.services import Services
-from evals.dataset import Case, RoomSpec
+from evals.dataset import Case, ChannelName, RoomSpec
 from evals.metrics import (
     category_metrics,
     confusion,
@@ -50,7 +52,7 @@ class Backend(Protocol):
         conversation_id: str,
         text: str,
         *,
-        channel: str,
+        channel: ChannelName,
         room: RoomSpec | None,
         focus_sku: str | None,
         user_id: str | None,
@@ -71,7 +73,7 @@ class InProcessBackend:
         conversation_id: str,
         text: str,
         *,
-        channel: str,
+        channel: ChannelName,
         room: RoomSpec | None,
         focus_sku: str | None,
         user_id: str | None,
@@ -99,25 +101,31 @@ class HttpBackendError(RuntimeError):
 
 
 class HttpBackend:
-    """A running `anchor serve`, over HTTP."""
+    """A running `anchor serve`, over HTTP. A 429 is retried after its ``Retry-After`` (a few times)."""
 
     def __init__(
         self,
         base_url: str,
         merchant: str,
         *,
+        api_key: str | None = None,
         timeout: float = 30.0,
+        max_retries: int = 5,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.merchant = merchant
-        self.client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+        self.max_retries = max_retries
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, headers=headers
+        )
 
     async def send(
         self,
         conversation_id: str,
         text: str,
         *,
-        channel: str,
+        channel: ChannelName,
         room: RoomSpec | None,
         focus_sku: str | None,
         user_id: str | None,
@@ -133,21 +141,39 @@ class HttpBackend:
         if user_id:
             body["user_id"] = user_id
         path = f"/v1/merchants/{self.merchant}/conversations/{conversation_id}/messages"
-        try:
-            response = await self.client.post(path, json=body)
-        except httpx.HTTPError as exc:
-            raise HttpBackendError(f"POST {path}: {exc}") from exc
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = await self.client.post(path, json=body)
+            except httpx.HTTPError as exc:
+                raise HttpBackendError(f"POST {path}: {exc}") from exc
+            if response.status_code != 429 or attempt == self.max_retries:
+                break
+            await asyncio.sleep(_retry_after(response.headers.get("Retry-After")))
         if response.status_code >= 400:
             raise HttpBackendError(f"POST {path}: HTTP {response.status_code}: {response.text[:300]}")
-        data = response.json()
-        if isinstance(data, dict) and isinstance(data.get("result"), dict):
-            data = data["result"]
-        if not isinstance(data, dict) or "answer" not in data:
-            raise HttpBackendError(f"POST {path}: the response is not an answer: {str(data)[:300]}")
-        return data
+        return unwrap_answer(response.json(), path)
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+def _retry_after(header: str | None) -> float:
+    try:
+        return min(60.0, max(0.1, float(header or 1)))
+    except ValueError:
+        return 1.0
+
+
+def unwrap_answer(data: Any, where: str) -> Mapping[str, Any]:
+    """The answer object of a response: bare, or under ``message`` or ``result``."""
+    if isinstance(data, dict):
+        for key in ("message", "result"):
+            if isinstance(data.get(key), dict):
+                data = data[key]
+                break
+    if not isinstance(data, dict) or "answer" not in data:
+        raise HttpBackendError(f"{where}: the response is not an answer: {str(data)[:300]}")
+    return data
 
 
 def prepare_services(

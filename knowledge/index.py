@@ -26,16 +26,25 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from knowledge.embedders import Embedder
+from knowledge.generation import (
+    Generation,
+    GenerationError,
+    PassageRecord,
+    flat_index,
+    fsync_dir,
+    fsync_file,
+    read_generation,
+    write_json,
+)
 from knowledge.lexical import LexicalIndex
 from knowledge.lookup import ProductEntry
-from knowledge.models import Document, IndexSyncStats, Passage, Product, ProgressFn, Source
+from knowledge.models import Document, IndexSyncStats, Product, ProgressFn
 from knowledge.passages import CatalogPassage, catalog_passages
 from knowledge.tokenize import TOKENIZER_VERSION, tokenize
 
@@ -60,71 +69,6 @@ def _rebuild_hint(merchant: str) -> str:
 def cache_key(embedder_name: str, text: str) -> str:
     """The embedding cache key of a passage text for one embedder."""
     return hashlib.sha1(f"{embedder_name}\x00{text}".encode()).hexdigest()
-
-
-def _set_faiss_threads() -> None:
-    import faiss
-
-    faiss.omp_set_num_threads(1)
-
-
-@dataclass(frozen=True, slots=True)
-class PassageRecord:
-    """A passage in the generation's table: the passage, the product it is about, its cache key."""
-
-    passage: Passage
-    sku: str | None
-    key: str
-
-    def to_dict(self) -> dict[str, Any]:
-        src = self.passage.source
-        return {
-            "id": self.passage.passage_id,
-            "text": self.passage.text,
-            "locale": self.passage.locale,
-            "sku": self.sku,
-            "src_sku": src.sku,
-            "field": src.field,
-            "doc": src.doc_id,
-            "heading": src.heading,
-            "key": self.key,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PassageRecord:
-        source = Source(sku=data["src_sku"], field=data["field"], doc_id=data["doc"], heading=data["heading"])
-        passage = Passage(data["id"], data["text"], source, data["locale"])
-        return cls(passage, data["sku"], data["key"])
-
-
-class Generation:
-    """A loaded generation: everything a search needs, in memory."""
-
-    def __init__(
-        self,
-        name: str,
-        manifest: dict[str, Any],
-        records: list[PassageRecord],
-        products: list[ProductEntry],
-        vectors: Any,
-        lexical: LexicalIndex,
-    ) -> None:
-        self.name = name
-        self.manifest = manifest
-        self.records = records
-        self.products = products
-        self.vectors = vectors  # faiss.IndexFlatIP, row i = records[i]
-        self.lexical = lexical
-        self.langs = np.array([r.passage.locale for r in records], dtype=object)
-        rows_by_sku: dict[str, list[int]] = {}
-        for row, record in enumerate(records):
-            if record.sku is not None:
-                rows_by_sku.setdefault(record.sku, []).append(row)
-        self.rows_by_sku = {sku: np.asarray(rows, dtype=np.int64) for sku, rows in rows_by_sku.items()}
-        self.row_of = {r.passage.passage_id: i for i, r in enumerate(records)}
-
-    def __len__(self) -> int:
-        return len(self.records)
 
 
 class CatalogIndex:
@@ -203,7 +147,10 @@ class CatalogIndex:
         path = self.directory / name
         manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
         self._check_manifest(manifest)
-        self._gen = _read_generation(path, manifest)
+        try:
+            self._gen = read_generation(path, manifest)
+        except GenerationError as exc:
+            raise IndexMismatchError(f"{exc}: {_rebuild_hint(self.merchant)}") from exc
         return True
 
     def reload_if_changed(self) -> bool:
@@ -296,10 +243,10 @@ class CatalogIndex:
             ]
             report("passages", len(records), len(records))
             fingerprint = self._fingerprint(records, entries)
-            previous = self._previous_generation()
-            if previous is not None and previous.manifest.get("fingerprint") == fingerprint:
-                self._gen = previous
+            if self._current_fingerprint() == fingerprint:
+                # Nothing changed: the live generation stays, loaded now or on first search.
                 return IndexSyncStats(len(records), 0, len(records), time.perf_counter() - started)
+            previous = self._previous_generation()
             vectors, embedded, reused = self._vectors_for(records, catalog, previous, report)
             report("tokenize", 0, len(records))
             lexical = LexicalIndex.build([tokenize(r.passage.text) for r in records])
@@ -317,7 +264,7 @@ class CatalogIndex:
             }
             name = self._write_generation(manifest, records, entries, vectors, lexical)
             report("index", len(records), len(records))
-            self._gen = Generation(name, manifest, records, entries, _flat_index(vectors), lexical)
+            self._gen = Generation(name, manifest, records, entries, flat_index(vectors), lexical)
             self._cleanup(keep={name, previous.name if previous else ""})
         return IndexSyncStats(len(records), embedded, reused, time.perf_counter() - started)
 
@@ -332,6 +279,20 @@ class CatalogIndex:
             digest.update(json.dumps(entry.to_dict(), ensure_ascii=False, sort_keys=True).encode())
         return digest.hexdigest()
 
+    def _current_fingerprint(self) -> str | None:
+        """The live generation's catalog fingerprint, if built by this embedder."""
+        name = self.current_name()
+        if name is None:
+            return None
+        if self._gen is not None and self._gen.name == name:
+            return str(self._gen.manifest.get("fingerprint"))
+        try:
+            manifest = json.loads((self.directory / name / "manifest.json").read_text(encoding="utf-8"))
+            self._check_manifest(manifest)
+        except (IndexMismatchError, OSError, ValueError):
+            return None
+        return str(manifest.get("fingerprint"))
+
     def _previous_generation(self) -> Generation | None:
         """The live generation if it was built by this embedder (its vectors can be reused)."""
         name = self.current_name()
@@ -342,8 +303,8 @@ class CatalogIndex:
         try:
             manifest = json.loads((self.directory / name / "manifest.json").read_text(encoding="utf-8"))
             self._check_manifest(manifest)
-            return _read_generation(self.directory / name, manifest)
-        except (IndexMismatchError, OSError, ValueError, KeyError):
+            return read_generation(self.directory / name, manifest)
+        except (IndexMismatchError, GenerationError, OSError, ValueError, KeyError):
             return None  # nothing reusable: the rebuild embeds everything
 
     def _vectors_for(
@@ -427,19 +388,19 @@ class CatalogIndex:
         tmp = self.directory / f"{name}.tmp"
         tmp.mkdir()
         try:
-            _write_json(tmp / "passages.json", [r.to_dict() for r in records])
-            _write_json(tmp / "products.json", [e.to_dict() for e in entries])
-            faiss.write_index(_flat_index(vectors), str(tmp / "vectors.faiss"))
+            write_json(tmp / "passages.json", [r.to_dict() for r in records])
+            write_json(tmp / "products.json", [e.to_dict() for e in entries])
+            faiss.write_index(flat_index(vectors), str(tmp / "vectors.faiss"))
             lexical.save(tmp / "bm25")
-            _write_json(tmp / "manifest.json", manifest)  # written last: its presence marks completeness
+            write_json(tmp / "manifest.json", manifest)  # written last: its presence marks completeness
             for path in tmp.rglob("*"):
                 if path.is_file():
-                    _fsync_file(path)
-            _fsync_dir(tmp / "bm25")
-            _fsync_dir(tmp)
+                    fsync_file(path)
+            fsync_dir(tmp / "bm25")
+            fsync_dir(tmp)
             final = self.directory / name
             os.replace(tmp, final)
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -449,7 +410,7 @@ class CatalogIndex:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(pointer, self.directory / "CURRENT")
-        _fsync_dir(self.directory)
+        fsync_dir(self.directory)
         return name
 
     def _cleanup(self, keep: set[str]) -> None:
@@ -457,43 +418,3 @@ class CatalogIndex:
         for name in self._generation_names():
             if name not in keep:
                 shutil.rmtree(self.directory / name, ignore_errors=True)
-
-
-def _flat_index(vectors: np.ndarray) -> Any:
-    import faiss
-
-    _set_faiss_threads()
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
-
-
-def _read_generation(path: Path, manifest: dict[str, Any]) -> Generation:
-    import faiss
-
-    _set_faiss_threads()
-    records = [PassageRecord.from_dict(d) for d in json.loads((path / "passages.json").read_text("utf-8"))]
-    products = [ProductEntry.from_dict(d) for d in json.loads((path / "products.json").read_text("utf-8"))]
-    vectors = faiss.read_index(str(path / "vectors.faiss"))
-    lexical = LexicalIndex.load(path / "bm25")
-    if vectors.ntotal != len(records) or lexical.num_docs != len(records):
-        raise IndexMismatchError(f"index generation {path} is inconsistent; rebuild it")
-    return Generation(path.name, manifest, records, products, vectors, lexical)
-
-
-def _write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        _fsync_file(path)

@@ -26,7 +26,8 @@ from knowledge.fusion import (
     product_coverage,
     query_terms,
 )
-from knowledge.index import CatalogIndex, Generation
+from knowledge.generation import Generation
+from knowledge.index import CatalogIndex
 from knowledge.lookup import LookupMatch, ProductEntry, ProductLookup
 from knowledge.models import Passage, Product
 from knowledge.tokenize import script_of, tokenize

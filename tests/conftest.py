@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings for an isolated data dir with the fast deterministic embedder.
 
     The environment is pointed at the same values so CLI commands (which build their own Settings)
@@ -27,4 +26,4 @@ def settings(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
     monkeypatch.setenv("ANCHOR_DATA_DIR", str(data_dir))
     monkeypatch.setenv("ANCHOR_EMBEDDER", "hash")
     monkeypatch.delenv("ANCHOR_DATABASE_URL", raising=False)
-    yield Settings(data_dir=data_dir, embedder="hash")
+    return Settings(data_dir=data_dir, embedder="hash")

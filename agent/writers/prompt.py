@@ -51,6 +51,11 @@ _OFFER = {
     "live": "",
 }
 
+_CLAIM_TASK = (
+    "The shopper asks you to confirm an absolute or superlative claim (cheapest, best, No.1 …). Do not "
+    "confirm or deny it; say the shop does not make such claims and state the facts from the evidence.\n"
+)
+
 _CLARIFY_TASK = (
     "The question could mean several products (listed under CANDIDATES); ask the shopper which one "
     "they mean, naming them, and answer nothing else.\n"
@@ -64,7 +69,7 @@ def build_messages(request: WriteRequest) -> list[BaseMessage]:
         language=language,
         sentences=2 if request.channel == "live" else 3,
         offer=_OFFER.get(request.channel, ""),
-        task=_CLARIFY_TASK if request.candidates else "",
+        task=_CLARIFY_TASK if request.candidates else (_CLAIM_TASK if request.claim_question else ""),
         evidence=render_evidence(request.evidence, request.candidates),
     )
     return [SystemMessage(content=system), HumanMessage(content=render_customer_turn(request))]

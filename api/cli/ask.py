@@ -12,19 +12,19 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
 
-from agent.conversations import ConversationError, check_conversation_id
+from agent.conversations import Channel, ConversationError, check_conversation_id
 from agent.pipeline import AnswerResult, MessageTooLongError
 from api.cli.app import app
 from api.services import InvalidMerchantError, Services, check_merchant_id
 from api.settings import Settings
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 CHANNELS = ("chat", "live")
 QUIT_WORDS = ("/quit", "/exit")
@@ -43,7 +43,7 @@ class Question:
 
     line: int
     text: str
-    channel: str
+    channel: Channel
     conversation_id: str
     focus_sku: str | None = None
 
@@ -61,10 +61,10 @@ def _new_conversation_id() -> str:
     return f"cli-{secrets.token_hex(6)}"
 
 
-def _check_channel(channel: str) -> str:
+def _check_channel(channel: str) -> Channel:
     if channel not in CHANNELS:
         raise typer.BadParameter(f"{channel!r} is not a channel; use one of {', '.join(CHANNELS)}")
-    return channel
+    return cast(Channel, channel)
 
 
 def _open(merchant: str | None) -> tuple[Services, str]:
@@ -141,7 +141,7 @@ def _is_jsonl(path: Path, lines: list[str]) -> bool:
     return first.lstrip().startswith("{")
 
 
-def _jsonl_question(number: int, raw: str, channel: str, conversation: str | None) -> Question:
+def _jsonl_question(number: int, raw: str, channel: Channel, conversation: str | None) -> Question:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -164,21 +164,25 @@ def _jsonl_question(number: int, raw: str, channel: str, conversation: str | Non
         conv = check_conversation_id(conv)
     except ConversationError as exc:
         raise LineError(str(exc)) from exc
-    return Question(number, text, str(line_channel), conv, focus)
+    return Question(number, text, cast(Channel, line_channel), conv, focus)
 
 
-def read_questions(
-    path: Path, channel: str, conversation: str | None
-) -> Iterator[tuple[int, Question | LineError]]:
-    """The file's questions by line number, or the error that line has (blank lines are skipped)."""
+def read_batch(path: Path) -> tuple[list[str], bool]:
+    """The file's lines and whether it is JSONL; exits with a clear message when it cannot be read."""
     if not path.is_file():
-        raise typer.BadParameter(f"{path}: no such file", param_hint="--file")
+        raise _fail(f"{path}: no such file")
     try:
         content = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise typer.BadParameter(f"{path}: not UTF-8 text (byte {exc.start})", param_hint="--file") from exc
+        raise _fail(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     lines = content.splitlines()
-    jsonl = _is_jsonl(path, lines)
+    return lines, _is_jsonl(path, lines)
+
+
+def read_questions(
+    lines: list[str], jsonl: bool, channel: Channel, conversation: str | None
+) -> Iterator[tuple[int, Question | LineError]]:
+    """Questions by line number, or the error that line has (blank lines are skipped)."""
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -193,10 +197,10 @@ def read_questions(
 
 
 async def _answer_file(
-    services: Services, merchant: str, path: Path, channel: str, conversation: str | None
+    services: Services, merchant: str, questions: Iterator[tuple[int, Question | LineError]]
 ) -> int:
     failures = 0
-    for number, item in read_questions(path, channel, conversation):
+    for number, item in questions:
         out: dict[str, Any]
         if isinstance(item, LineError):
             out = {"line": number, "error": str(item)}
@@ -245,7 +249,7 @@ def ask(
     Examples: `anchor ask "3号链接多少钱"`, `anchor ask "is the hoodie in stock?" --json`,
     `anchor ask --file questions.jsonl`.
     """
-    _check_channel(channel)
+    chosen_channel = _check_channel(channel)
     if conversation is not None:
         try:
             check_conversation_id(conversation)
@@ -253,10 +257,12 @@ def ask(
             raise typer.BadParameter(str(exc), param_hint="--conversation") from exc
     if (question is None) == (file is None):
         raise typer.BadParameter("give a QUESTION or --file F (one of them)", param_hint="QUESTION")
+    batch = read_batch(file) if file is not None else None
     services, merchant_id = _open(merchant)
     try:
-        if file is not None:
-            failures = asyncio.run(_answer_file(services, merchant_id, file, channel, conversation))
+        if batch is not None:
+            questions = read_questions(*batch, chosen_channel, conversation)
+            failures = asyncio.run(_answer_file(services, merchant_id, questions))
             if failures:
                 err_console.print(f"[red]{failures} line(s) failed[/]")
                 raise typer.Exit(1)
@@ -266,7 +272,7 @@ def ask(
             raise _fail("the question is empty")
         if not json_out:
             _warn_if_no_catalog(services, merchant_id)
-        ask_one = Question(1, question, channel, conversation or _new_conversation_id(), focus_sku)
+        ask_one = Question(1, question, chosen_channel, conversation or _new_conversation_id(), focus_sku)
         try:
             result = asyncio.run(_answer(services, merchant_id, ask_one))
         except (MessageTooLongError, ConversationError) as exc:
@@ -293,7 +299,7 @@ def chat(
     focus_sku: Annotated[str | None, typer.Option("--focus-sku", help="Pin the product in focus")] = None,
 ) -> None:
     """Chat with the bot in the terminal (one conversation; Ctrl-D or /quit to leave)."""
-    _check_channel(channel)
+    chosen_channel = _check_channel(channel)
     services, merchant_id = _open(merchant)
     conversation_id = _new_conversation_id()
     try:
@@ -315,7 +321,7 @@ def chat(
                     continue
                 if text.lower() in QUIT_WORDS:
                     break
-                question = Question(0, text, channel, conversation_id, focus_sku)
+                question = Question(0, text, chosen_channel, conversation_id, focus_sku)
                 try:
                     result = runner.run(_answer(services, merchant_id, question))
                 except (MessageTooLongError, ConversationError) as exc:

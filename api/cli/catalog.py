@@ -276,13 +276,15 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.logging import configure_logging
 
     settings = Settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     app_ = create_app(settings)
     bind_host = host or settings.host
     bind_port = port or settings.port
     print_urls(bind_host, bind_port, settings.default_merchant)
-    uvicorn.run(app_, host=bind_host, port=bind_port, log_level="info")
+    uvicorn.run(app_, host=bind_host, port=bind_port, log_config=None, log_level=settings.log_level.lower())
 
 
 def print_urls(host: str, port: int, merchant: str) -> None:

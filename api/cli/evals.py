@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import tempfile
 from pathlib import Path
@@ -22,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.cli.app import app
-from api.cli.catalog import fail, progress_bar
+from api.cli.catalog import progress_bar
 from api.services import InvalidMerchantError, Services, check_merchant_id
 from api.settings import Settings
 from evals.compare import Delta, baseline_from, compare, gate
@@ -49,6 +48,14 @@ eval_app = typer.Typer(
 )
 app.add_typer(eval_app, name="eval")
 
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print an error (unwrapped, so file names and line numbers stay whole) and return the exit."""
+    err_console.print("[bold red]error:[/] ", end="")
+    err_console.print(message, soft_wrap=True, markup=False, highlight=False)
+    return typer.Exit(code)
+
+
 DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "evals" / "datasets"
 
 
@@ -56,19 +63,6 @@ def _datasets(paths: list[Path]) -> list[Path]:
     if paths:
         return paths
     return sorted(DEFAULT_DATASETS.glob("answers_*.jsonl"))
-
-
-def _use_writer(services: Services, writer: str) -> None:
-    if writer == "default":
-        return
-    try:
-        module = importlib.import_module("agent.writers.llm")
-    except ImportError as exc:
-        raise fail("the LLM writer is not available in this build (no agent/writers/llm.py)", 2) from exc
-    factory = getattr(module, "writer_from_settings", None)
-    if factory is None:
-        raise fail("agent.writers.llm has no writer_from_settings(settings); cannot build the LLM writer", 2)
-    services.pipeline.writer = factory(services.settings)
 
 
 def _print_regressions(regressions: list[Delta]) -> None:
@@ -86,6 +80,9 @@ def run_command(
     writer: Annotated[str, typer.Option(help="Answer writer: default | llm")] = "default",
     url: Annotated[
         str | None, typer.Option(help="Evaluate a running server at this base URL instead of in-process")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="ANCHOR_EVAL_API_KEY", help="API key for --url (Bearer)")
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Report directory (default var/evals/<timestamp>)")] = None,
     merchant: Annotated[str, typer.Option("--merchant", "-m", help="Merchant the cases talk to")] = "eval",
@@ -134,12 +131,14 @@ def run_command(
         settings_args: dict[str, Any] = {"data_dir": data_dir or Path(tmp)}
         if embedder:
             settings_args["embedder"] = embedder
+        if writer != "default":
+            settings_args["writer"] = writer
         settings = Settings(**settings_args)
         services: Services | None = None
         backend: Backend
         if url:
             ref = Reference.from_files(demo_catalog_files())
-            backend = HttpBackend(url, merchant)
+            backend = HttpBackend(url, merchant, api_key=api_key)
         else:
             services = Services(settings)
             try:
@@ -147,7 +146,10 @@ def run_command(
                     ref = prepare_services(services, merchant, progress=bar)
             except (RuntimeError, ValueError) as exc:
                 raise fail(str(exc)) from exc
-            _use_writer(services, writer)
+            try:
+                _ = services.pipeline
+            except ValueError as exc:
+                raise fail(str(exc), 2) from exc
             backend = InProcessBackend(services, merchant)
         problems = check_skus(loaded, ref.known_skus())
         if problems:

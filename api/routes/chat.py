@@ -71,12 +71,29 @@ class ConversationMessagesOut(BaseModel):
     messages: list[ConversationMessageOut]
 
 
-def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI request body for routes that read and validate the body themselves."""
+def request_body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI `requestBody` for routes that read and validate the body themselves.
+
+    Nested models' `$defs` are inlined: their `#/$defs/...` references would not resolve inside the
+    OpenAPI document.
+    """
+    schema = model.model_json_schema()
+    defs: dict[str, Any] = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {key: inline(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [inline(item) for item in node]
+        return node
+
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": inline(schema)}},
         }
     }
 
@@ -275,7 +292,7 @@ ConversationDep = Annotated[str, Depends(conversation_path)]
     "/messages",
     summary="Answer a shopper's message",
     response_model=ChatAnswerOut,
-    openapi_extra=_body_schema(ChatMessageIn),
+    openapi_extra=request_body_schema(ChatMessageIn),
     responses={
         413: {"description": "Body or text too long"},
         422: {"description": "Empty text or invalid field"},
@@ -307,7 +324,7 @@ async def post_message(
 @router.post(
     "/messages/stream",
     summary="Answer a shopper's message as server-sent events (delta, replace, done, error)",
-    openapi_extra=_body_schema(ChatMessageIn),
+    openapi_extra=request_body_schema(ChatMessageIn),
     response_class=StreamingResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )

@@ -37,6 +37,7 @@ from api.routes.chat import (
     enforce_chat_rate_limit,
     read_json_body,
     record_answer,
+    request_body_schema,
     stream_error,
     validate_body,
 )
@@ -174,12 +175,7 @@ def list_models(services: ServicesDep) -> dict[str, Any]:
 @router.post(
     "/chat/completions",
     summary="OpenAI-compatible chat completion (model = merchant id)",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ChatCompletionIn.model_json_schema()}},
-        }
-    },
+    openapi_extra=request_body_schema(ChatCompletionIn),
     response_model=None,
 )
 async def chat_completions(request: Request, services: ServicesDep) -> JSONResponse | StreamingResponse:

@@ -18,13 +18,8 @@ from api.web import PAGES_DIR, STATIC_DIR
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-_ASSET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\.(js|css|svg|ico)$")
-_MEDIA_TYPES: Final = {
-    "js": "text/javascript; charset=utf-8",
-    "css": "text/css; charset=utf-8",
-    "svg": "image/svg+xml",
-    "ico": "image/x-icon",
-}
+_ASSET_NAME: Final = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\.(js|css)$")
+_MEDIA_TYPES: Final = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8"}
 _CSP_BASE: Final = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"

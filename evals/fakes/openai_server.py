@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -95,7 +96,7 @@ class FakeOpenAIServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        httpd = _QuietHTTPServer(("127.0.0.1", 0), _handler_for(self))
         httpd.daemon_threads = True
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, name="fake-openai", daemon=True)
@@ -146,6 +147,16 @@ class FakeOpenAIServer:
         if seconds <= 0:
             return self._stopping.is_set()
         return self._stopping.wait(seconds)
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """Clients that hang up (a timeout, a closed keep-alive connection) are normal here, not errors."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler_for(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:

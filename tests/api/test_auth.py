@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -150,7 +151,6 @@ def test_role_checker_refuses_unknown_roles() -> None:
         role_checker()
     with pytest.raises(ValueError, match="roles must be"):
         role_checker("owner")  # type: ignore[arg-type]
-    assert require_role("admin") is not None
 
 
 def test_production_refuses_the_placeholder_secret(settings: Settings) -> None:
@@ -170,3 +170,38 @@ def test_production_refuses_the_placeholder_secret(settings: Settings) -> None:
         created = services.keys.create("admin")
         response = client.get("/v1/merchants/demo/products", headers={"X-API-Key": created.secret})
         assert response.status_code == 200
+
+
+def test_require_role_guards_any_route(settings: Settings) -> None:
+    """`require_role(...)` as a parameter annotation, on a route outside this project's routers."""
+    app = FastAPI()
+
+    @app.get("/v1/merchants/{merchant}/report")
+    def report(merchant: str, principal: require_role("merchant", "admin")) -> dict[str, str]:  # type: ignore[valid-type]
+        return {"merchant": merchant, "by": principal.name}
+
+    @app.get("/whoami")
+    def whoami(principal: require_role("agent")) -> dict[str, str | None]:  # type: ignore[valid-type]
+        return {"merchant": principal.merchant}
+
+    services = Services(settings)
+    app.state.services = services
+    try:
+        merchant = services.keys.create("merchant", "shop1", "Mia").secret
+        agent = services.keys.create("agent", "shop1", "Ali").secret
+        with TestClient(app) as client:
+            ok = client.get("/v1/merchants/shop1/report", headers={"Authorization": f"Bearer {merchant}"})
+            assert ok.json() == {"merchant": "shop1", "by": "Mia"}
+            assert (
+                client.get("/v1/merchants/shop2/report", headers={"X-API-Key": merchant}).status_code == 403
+            )
+            assert client.get("/v1/merchants/shop1/report", headers={"X-API-Key": agent}).status_code == 403
+            assert (
+                client.get("/v1/merchants/shop1/report", headers={"Authorization": "Basic abc"}).status_code
+                == 401
+            )
+            # Without a {merchant} in the path only the role is checked.
+            assert client.get("/whoami", headers={"X-API-Key": agent}).json() == {"merchant": "shop1"}
+            assert client.get("/whoami", headers={"X-API-Key": merchant}).status_code == 403
+    finally:
+        services.close()

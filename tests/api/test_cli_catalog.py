@@ -27,7 +27,8 @@ def test_ingest_sample_then_list_show_search(settings: Settings) -> None:
 
     again = runner.invoke(app, ["ingest", *files, "--json"])
     second = json.loads(again.output)
-    assert second["added"] == [] and second["updated"] == []
+    assert second["added"] == []
+    assert second["updated"] == []
     assert second["index_stats"] is None  # nothing changed: nothing embedded
 
     listed = json.loads(runner.invoke(app, ["products", "list", "--json", "--limit", "5"]).output)

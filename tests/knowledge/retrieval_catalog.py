@@ -91,6 +91,8 @@ def documents() -> list[Document]:
             title="Product FAQ",
             kind="faq",
             locale="en-US",
-            sections=[DocSection("Can I crush ice with the blender?", "Yes, use the pulse setting.", "BL-200")],
+            sections=[
+                DocSection("Can I crush ice with the blender?", "Yes, use the pulse setting.", "BL-200")
+            ],
         ),
     ]

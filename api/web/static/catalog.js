@@ -55,6 +55,9 @@ function renderReport(body) {
   bindText(outcome, body.applied ? "catalog.applied" : "catalog.notapplied");
   outcome.dataset.kind = body.applied ? (body.ok ? "ok" : "warn") : "error";
   $("report-message").textContent = body.message ?? "";
+  const note = $("report-counts-note");
+  if (body.applied) note.hidden = true;
+  else bindText(note, "catalog.wouldbe").hidden = false;
   const row = (labelKey, values) =>
     el("tr", {}, [bindText(el("th", { attrs: { scope: "row" } }), labelKey), ...values.map((v) => el("td", { class: "num", text: String(v.length) }))]);
   $("report-counts").tBodies[0].replaceChildren(
@@ -140,6 +143,7 @@ async function loadProducts() {
     }),
   );
   $("products-empty").hidden = items.length > 0 || Boolean(state.query);
+  document.querySelector(".pager").hidden = items.length === 0 && state.offset === 0;
   const from = items.length ? state.offset + 1 : 0;
   const to = state.offset + items.length;
   // The total counts the whole catalog, so a filtered page shows only its own range.
@@ -183,7 +187,7 @@ function renderProduct(product) {
   if (product.variants?.length) {
     parts.push(
       bindText(el("h4"), "catalog.variants"),
-      el("table", { class: "table variants" }, [
+      el("div", { class: "table-scroll" }, [el("table", { class: "table variants" }, [
         el("thead", {}, [
           el("tr", {}, ["catalog.sku", "catalog.options", "catalog.price", "catalog.stock"].map((key) => bindText(el("th", { attrs: { scope: "col" } }), key))),
         ]),
@@ -194,12 +198,12 @@ function renderProduct(product) {
             el("tr", {}, [
               el("td", { class: "mono", text: variant.sku }),
               el("td", { text: Object.entries(variant.options ?? {}).map(([k, v]) => `${k}: ${v}`).join(", ") }),
-              el("td", { class: "num", text: money(variant.price, product.currency) }),
+              el("td", { class: "num", text: variant.price ?? t("console.none") }),
               el("td", { class: "num", text: countOrNone(variant.stock) }),
             ]),
           ),
         ),
-      ]),
+      ])]),
     );
   }
   const attributes = Object.entries(product.attributes ?? {});

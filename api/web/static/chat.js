@@ -215,6 +215,7 @@ async function send(text) {
   sendButton.disabled = true;
   showStatus(errorBox, "");
   const generation = state.generation;
+  sessionStorage.setItem(storageKey(), state.conversationId);
   const mine = addMessage("customer", text);
   input.value = "";
   setTyping(true);
@@ -286,7 +287,8 @@ function startConversation(id) {
   state.seen = new Set();
   state.human = false;
   modeBanner.hidden = true;
-  sessionStorage.setItem(storageKey(), id);
+  // The id is kept for this tab once a message was sent; until then there is nothing to restore.
+  if (sessionStorage.getItem(storageKey()) !== id) sessionStorage.removeItem(storageKey());
   for (const item of [...list.children]) if (!item.classList.contains("intro")) item.remove();
 }
 
@@ -302,7 +304,8 @@ function main() {
     return;
   }
   document.body.dataset.merchant = merchant;
-  startConversation(sessionStorage.getItem(storageKey()) || newConversationId());
+  const stored = sessionStorage.getItem(storageKey());
+  startConversation(stored || newConversationId());
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = input.value.trim();
@@ -319,7 +322,8 @@ function main() {
     showStatus(errorBox, "");
     input.focus();
   });
-  sync(state.generation, { restore: true }).catch(() => {});
+  // Only a conversation this tab already had can have messages to restore.
+  if (stored) sync(state.generation, { restore: true }).catch(() => {});
   input.focus();
   document.body.dataset.ready = "true";
 }

@@ -6,7 +6,7 @@ import { bindText, setupLanguage, t } from "./i18n.js";
 import { setupSession } from "./session.js";
 
 const REFRESH_MS = 3000;
-const ROLE_LABEL = { customer: "chat.you", bot: "chat.bot", agent: "chat.agent", system: "chat.system" };
+const ROLE_LABEL = { customer: "console.customer", bot: "chat.bot", agent: "chat.agent", system: "chat.system" };
 
 const $ = (id) => document.getElementById(id);
 const status = $("console-status");
