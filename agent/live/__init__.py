@@ -1,0 +1,1 @@
+"""Virtual live rooms: show plan, scripts, chat triage, the director, event bus and connectors."""
