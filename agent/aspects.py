@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from typing import Literal
 
 Aspect = Literal[
-    "price", "stock", "variants", "spec", "shipping", "returns", "warranty", "payment", "invoice", "general"
+    "price",
+    "stock",
+    "variants",
+    "spec",
+    "shipping",
+    "returns",
+    "warranty",
+    "payment",
+    "invoice",
+    "service",
+    "general",
 ]
 
 _PATTERNS: dict[Aspect, re.Pattern[str]] = {
@@ -49,6 +59,11 @@ _PATTERNS: dict[Aspect, re.Pattern[str]] = {
         r"付款|支付|花呗|分期|信用卡|微信支付|支付宝|pay|payment|installment|credit card", re.I
     ),
     "invoice": re.compile(r"发票|开票|invoice|receipt|vat", re.I),
+    "service": re.compile(
+        r"客服|人工|上班|营业时间|工作时间|联系方式|电话多少|customer service|opening hours|business hours|"
+        r"contact (you|us)|support hours|speak to a (person|human)",
+        re.I,
+    ),
 }
 
 
@@ -64,7 +79,9 @@ class AspectSet:
     @property
     def policy(self) -> bool:
         """True when the question is about a shop policy rather than a product fact."""
-        return any(a in self.aspects for a in ("shipping", "returns", "warranty", "payment", "invoice"))
+        return any(
+            a in self.aspects for a in ("shipping", "returns", "warranty", "payment", "invoice", "service")
+        )
 
 
 def detect_aspects(text: str) -> AspectSet:

@@ -56,7 +56,7 @@ def stock_state(stock: int | None) -> StockState:
     return "in_stock"
 
 
-_NUMBER = re.compile(r"(?<![\w.])(\d+(?:[.,]\d+)*)(?![\d])")
+_NUMBER = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)*)(?![\d])")
 
 
 def numbers_in(text: str) -> set[Decimal]:

@@ -19,10 +19,12 @@ from knowledge.retriever import HybridRetriever, ProductHit
 FocusMethod = Literal["link", "lookup", "pinned", "memory", "room", "search", "none"]
 
 _LINK = re.compile(
-    r"(?:^|[^\d])(\d{1,3})\s*号(?:链接|连接|宝贝|商品)?|(?:链接|连接)\s*(\d{1,3})|\blink\s*(?:no\.?|number|#)?\s*(\d{1,3})\b|"
-    r"#\s*(\d{1,3})\b|\bno\.\s*(\d{1,3})\b",
+    r"(?:^|[^\d])(\d{1,3})\s*号(?:链接|连接|宝贝|商品)|(?:链接|连接)\s*(\d{1,3})|"
+    r"\blink\s*(?:no\.?|number|#)?\s*(\d{1,3})\b",
     re.I,
 )
+# In a room, a bare "3号" / "#3" / "no. 3" is a link number too (outside one, "44号" is a shoe size).
+_ROOM_LINK = re.compile(r"(?:^|[^\d])(\d{1,3})\s*号(?![码])|#\s*(\d{1,3})\b|\bno\.\s*(\d{1,3})\b", re.I)
 _DEICTIC = re.compile(
     r"这个|这款|这件|这条|这双|这套|这瓶|这盒|这只|这台|那个|那款|它|该款|此款|主播身上|身上这|手上|"
     r"\b(?:this|it|that|this one|that one|the one you|yours)\b",
@@ -158,6 +160,8 @@ class Focus:
     #: A link number was asked for that the room does not have.
     unknown_link: bool = False
     score: float = 0.0
+    #: The message names no product and nothing is in focus ("多少钱" as a first message).
+    needs_product: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +172,9 @@ class FocusOptions:
     clarify_margin: float = 0.02
 
 
-def link_number(text: str) -> int | None:
-    match = _LINK.search(text)
+def link_number(text: str, *, in_room: bool = False) -> int | None:
+    """The link number a message asks about. Bare "3号" and "#3" count only in a live room."""
+    match = _LINK.search(text) or (_ROOM_LINK.search(text) if in_room else None)
     if match is None:
         return None
     for group in match.groups():
@@ -195,7 +200,7 @@ def resolve_focus(
 ) -> Focus:
     """Decide the product in focus for `question`. Pure apart from the retriever calls."""
     opts = options or FocusOptions()
-    number = link_number(question)
+    number = link_number(question, in_room=room is not None)
     if number is not None:
         sku = room.link_map.get(number) if room is not None else None
         if sku is not None:
@@ -223,7 +228,7 @@ def resolve_focus(
     if bare:
         if remembered is not None:
             return Focus(remembered, remembered_method, score=1.0)
-        return Focus(None, "none")
+        return Focus(None, "none", needs_product=True)
     ranked: list[ProductHit] = retriever.search_products(question, k=3)
     # "这个耳机防水吗": keep the product in focus unless the words clearly name another one.
     keeps_focus = not ranked or ranked[0].score < opts.min_score or any(h.sku == remembered for h in ranked)

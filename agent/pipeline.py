@@ -319,6 +319,9 @@ class AnswerPipeline:
                     result.answer,
                     meta={
                         "route": result.route,
+                        "confidence": round(result.confidence, 3),
+                        "clarify": result.clarify,
+                        "focus_sku": result.focus_sku,
                         "citations": [c.to_dict() for c in result.citations],
                         "ticket_id": result.ticket_id,
                         "refused": result.refused,
@@ -418,12 +421,17 @@ class AnswerPipeline:
             return None
         with timer.stage("evidence"):
             evidence, candidates = await asyncio.to_thread(
-                self._evidence, merchant, question, focus, retriever, aspects
+                self._evidence, merchant, question, focus, retriever, aspects, lang
             )
             if focus.link_number is not None:
                 evidence.extra_numbers |= numbers_in(str(focus.link_number))
         result.focus_sku = evidence.product.sku if evidence.product else None
         if evidence.product is None and not candidates and not (aspects.policy and evidence.policies):
+            if focus.needs_product and not claim_question:
+                result.answer = replies.which_product(lang)
+                result.clarify = True
+                result.confidence = 0.5
+                return None
             if claim_question:
                 result.answer = replies.no_absolute_claims(lang)
                 result.confidence = 0.6
@@ -450,6 +458,7 @@ class AnswerPipeline:
         focus: Focus,
         retriever: HybridRetriever | None,
         aspects: AspectSet,
+        lang: str,
     ) -> tuple[Evidence, list[Any]]:
         evidence = Evidence()
         candidates: list[Any] = []
@@ -469,10 +478,10 @@ class AnswerPipeline:
                     question, k=self.options.passages_per_answer, skus=[evidence.product.sku]
                 )
         if aspects.policy and retriever is not None:
-            hits = retriever.search(question, k=12)
-            evidence.policies = [h for h in hits if h.passage.source.doc_id is not None][
-                : self.options.policies_per_answer
-            ]
+            hits = [h for h in retriever.search(question, k=30) if h.passage.source.doc_id is not None]
+            # Policies exist per language (and per storefront): answer from the shopper's language's.
+            same_language = [h for h in hits if h.passage.locale[:2] == lang]
+            evidence.policies = (same_language or hits)[: self.options.policies_per_answer]
         return evidence, candidates
 
     async def _write(self, writer: Writer, request: WriteRequest) -> Draft:

@@ -84,3 +84,9 @@ def no_absolute_claims(lang: str) -> str:
     if lang == "zh":
         return "这类说法我们不做承诺哦。想了解哪款商品的价格和优惠，告诉我商品名或链接号，我给您说实际信息。"
     return "We don't make absolute claims like that. Tell me which product you're interested in and I'll give you the facts."
+
+
+def which_product(lang: str) -> str:
+    if lang == "zh":
+        return "您想了解哪款商品呢？告诉我商品名称或链接号，我马上帮您查。"
+    return "Which product would you like to know about? Tell me its name or link number."

@@ -61,7 +61,7 @@ class RouteDecision:
 
 
 _ZH_QUESTION = re.compile(
-    r"吗|(?<![什怎这那多要])么|嘛|什么|怎么|咋|哪|几|多少|多久|为啥|为什么|谁|如何|啥|能不能|有没有|是不是|(\w)不\1"
+    r"呢\s*$|吗|(?<![什怎这那多要])么|嘛|什么|怎么|咋|哪|几|多少|多久|为啥|为什么|谁|如何|啥|能不能|有没有|是不是|(\w)不\1"
 )
 _EN_QUESTION = re.compile(
     r"^(how|what|what'?s|whats|when|where|which|why|who|is|are|do|does|did|can|could|will|would|should|any)\b"
@@ -94,10 +94,10 @@ def _route_prepared(prepared: PreparedText) -> RouteDecision:
         if has_emoji(text):
             return _decide("chitchat", 0.9, [*signals, "emoji_only"])
         return _decide("other", 0.8, [*signals, "no_words"])
-    if cx.ADVERT.search(text):
-        return _decide("other", 0.9, [*signals, "advert"])
-
     finding = detect_after_sales(prepared)
+    # An e-mail or an account id inside a refund request is contact detail, not an advert.
+    if cx.ADVERT.search(text) and not finding.is_after_sales:
+        return _decide("other", 0.9, [*signals, "advert"])
     signals.extend(finding.signals)
     if finding.is_after_sales:
         return _decide("after_sales", finding.confidence, signals, finding.category)

@@ -8,32 +8,40 @@ from dataclasses import dataclass
 from knowledge.models import Product, Variant
 
 # Colour words across the two languages, so "红色" finds a variant named "Red" and back.
+# Chinese forms carry 色 (or are two-character names) so 口红 (lipstick) is not "red" and 白菜 not "white".
 _COLOURS: dict[str, tuple[str, ...]] = {
-    "red": ("红", "红色", "red"),
-    "black": ("黑", "黑色", "black"),
-    "white": ("白", "白色", "white"),
-    "blue": ("蓝", "蓝色", "blue", "navy", "藏青", "藏蓝"),
-    "pink": ("粉", "粉色", "粉红", "pink"),
-    "grey": ("灰", "灰色", "grey", "gray"),
-    "green": ("绿", "绿色", "green"),
-    "yellow": ("黄", "黄色", "yellow"),
-    "purple": ("紫", "紫色", "purple"),
-    "beige": ("米色", "米白", "杏色", "beige", "cream"),
-    "brown": ("棕", "棕色", "咖啡色", "brown"),
-    "orange": ("橙", "橙色", "orange"),
+    "red": ("红色", "大红", "正红", "酒红", "red", "burgundy"),
+    "black": ("黑色", "纯黑", "曜石黑", "black"),
+    "white": ("白色", "纯白", "米白", "奶白", "white", "ivory"),
+    "blue": ("蓝色", "深蓝", "浅蓝", "天蓝", "藏青", "藏蓝", "blue", "navy"),
+    "pink": ("粉色", "粉红", "樱花粉", "pink"),
+    "grey": ("灰色", "浅灰", "深灰", "grey", "gray"),
+    "green": ("绿色", "墨绿", "军绿", "green", "olive", "sage"),
+    "yellow": ("黄色", "姜黄", "yellow", "mustard"),
+    "purple": ("紫色", "香芋紫", "purple", "lavender", "lilac"),
+    "beige": ("米色", "杏色", "燕麦色", "beige", "cream", "oatmeal"),
+    "brown": ("棕色", "咖啡色", "驼色", "brown", "camel", "tan"),
+    "orange": ("橙色", "橘色", "orange"),
     "khaki": ("卡其", "卡其色", "khaki"),
-    "silver": ("银", "银色", "silver"),
-    "gold": ("金", "金色", "gold"),
+    "silver": ("银色", "silver"),
+    "gold": ("金色", "gold"),
 }
+_WORD = re.compile(r"[a-z]+")
 _SIZE = re.compile(r"(?<![A-Za-z])(XXS|XS|S|M|L|XL|XXL|XXXL|[2-5]XL)(?![A-Za-z])", re.I)
+# Numeric sizes: "27码", "44号", "size 9", "US 10.5", "EU42".
+_NUMERIC_SIZE = re.compile(
+    r"(\d{1,2}(?:\.5)?)\s*(?:码|号|寸)|\b(?:size|us|eu|uk)\s*(\d{1,2}(?:\.5)?)\b", re.I
+)
 _LONE_SML = re.compile(r"^[sml]$", re.I)
 
 
 def _colour_family(text: str) -> str | None:
     lowered = text.lower()
+    latin = set(_WORD.findall(lowered))
     for family, words in _COLOURS.items():
-        if any(w in lowered for w in words):
-            return family
+        for w in words:
+            if (w in latin) if w.isascii() else (w in lowered):
+                return family
     return None
 
 
@@ -57,7 +65,37 @@ def _sizes_in(question: str) -> set[str]:
             if "size" not in before and after != "码":
                 continue
         sizes.add(token.upper())
+    for match in _NUMERIC_SIZE.finditer(question):
+        sizes.add(match.group(1) or match.group(2))
     return sizes
+
+
+_PART = re.compile(r"[\s/()（）,，·|+-]+")
+
+
+def _names_value(value: str, lowered_question: str) -> bool:
+    """True when the question names the option value or a distinctive part of it ("豆沙" of "M05 豆沙")."""
+    v = value.lower()
+    if len(v) >= 2 and v in lowered_question:
+        return True
+    parts = [p for p in _PART.split(v) if len(p) >= 2 and not p.isdigit()]
+    return any(p in lowered_question for p in parts)
+
+
+def _size_key(value: str) -> str:
+    """ "XL", "44", "9.5" from an option value such as "XL", "44码", "US 9.5"."""
+    v = value.strip().upper()
+    match = re.search(r"(\d{1,2}(?:\.5)?)", v)
+    if match and not re.search(r"[A-Z]{2,}", v.replace("US", "").replace("EU", "").replace("UK", "")):
+        return match.group(1)
+    return v
+
+
+def _is_size_value(value: str) -> bool:
+    v = value.strip().upper()
+    if v in {"XXS", "XS", "S", "M", "L", "XL", "XXL", "XXXL"} or re.fullmatch(r"[2-5]XL", v):
+        return True
+    return bool(re.fullmatch(r"(?:US|EU|UK)?\s*\d{1,2}(?:\.5)?\s*(?:码|号)?", v))
 
 
 def match_variants(product: Product, question: str) -> VariantQuery:
@@ -75,11 +113,11 @@ def match_variants(product: Product, question: str) -> VariantQuery:
         checks: list[bool] = []
         for value in variant.options.values():
             v = value.strip()
-            if v.upper() in {"XXS", "XS", "S", "M", "L", "XL", "XXL", "XXXL"} or re.fullmatch(
-                r"[2-5]XL", v.upper()
-            ):
+            if not _is_size_value(v) and _names_value(v, lowered):
+                checks.append(True)
+            elif _is_size_value(v):
                 if sizes:
-                    checks.append(v.upper() in sizes)
+                    checks.append(_size_key(v) in sizes)
             elif colour is not None and _colour_family(v) is not None:
                 checks.append(_colour_family(v) == colour)
             elif len(v) >= 2 and v.lower() in lowered:
@@ -95,7 +133,8 @@ def match_variants(product: Product, question: str) -> VariantQuery:
     missing: list[str] = []
     all_values = [val for v in product.variants for val in v.options.values()]
     for size in sizes:
-        if all(val.upper() != size for val in all_values) and any(_SIZE.fullmatch(val) for val in all_values):
+        known = any(_is_size_value(val) for val in all_values)
+        if known and all(_size_key(val) != size for val in all_values):
             missing.append(size)
     has_colours = any(_colour_family(val) for val in all_values)
     if colour is not None and has_colours and not any(_colour_family(val) == colour for val in all_values):

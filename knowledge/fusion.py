@@ -106,20 +106,36 @@ def _coverages(
     return all_share, other_share
 
 
+#: Language codes of texts for `fair_coverage`: 0 = other or mixed.
+LANG_CODES = {"zh": 1, "en": 2}
+
+
+def lang_codes(langs: Sequence[str]) -> np.ndarray:
+    """Small integer codes of text languages (see LANG_CODES)."""
+    return np.array([LANG_CODES.get(lang, 0) for lang in langs], dtype=np.int8)
+
+
 def fair_coverage(
     coverages: tuple[np.ndarray, np.ndarray], item_langs: np.ndarray, query_lang: str
 ) -> np.ndarray:
-    """Coverage judged only on terms each item could contain.
+    """Coverage judged mainly on terms each item could contain.
 
-    A Chinese question's plain Chinese words can never occur in an English listing; counting them would
-    favour every Chinese listing over the English one asked about. For an item in the other language
-    than the question, only language-neutral terms (glossary concepts, numbers, model numbers) count.
+    A Chinese question's plain Chinese words can never occur in an English listing; counting them in
+    full would favour every Chinese listing over the English one asked about. For an item in the other
+    language than the question, language-neutral terms (glossary concepts, numbers, model numbers)
+    count fully and plain words only partly (see `_coverages`).
+
+    Args:
+        coverages: (coverage over all terms, coverage for other-language items) per item.
+        item_langs: language codes of the items (`lang_codes`).
+        query_lang: the question's script ("zh", "en", "mixed", "none").
     """
-    all_share, neutral_share = coverages
-    if query_lang not in ("zh", "en"):
+    all_share, other_share = coverages
+    code = LANG_CODES.get(query_lang)
+    if code is None:
         return all_share
-    other = (item_langs != query_lang) & ((item_langs == "zh") | (item_langs == "en"))
-    return np.where(other, neutral_share, all_share).astype(np.float32)
+    other = (item_langs != code) & (item_langs != 0)
+    return np.where(other, other_share, all_share).astype(np.float32)
 
 
 def _form_rows(form: frozenset[str], lexical: LexicalIndex) -> np.ndarray:

@@ -36,10 +36,10 @@ from knowledge.generation import (
     Generation,
     GenerationError,
     PassageRecord,
-    flat_index,
     fsync_dir,
     fsync_file,
     read_generation,
+    vector_index,
     write_json,
 )
 from knowledge.lexical import LexicalIndex
@@ -192,24 +192,29 @@ class CatalogIndex:
     def dense_search(
         self, vector: np.ndarray, k: int, rows: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k passage rows by inner product, optionally among `rows` only. Returns (rows, scores)."""
-        import faiss
+        """Top-k passage rows by exact inner product, optionally among `rows` only. Returns (rows, scores).
 
+        FAISS finds the candidates; their scores are recomputed from the raw vectors, so a quantised
+        index never changes a score a caller sees.
+        """
         gen = self.generation
         if len(gen) == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
-        params = None
-        if rows is not None:
-            if rows.size == 0:
-                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            selector = faiss.IDSelectorBatch(rows.astype(np.int64))
-            params = faiss.SearchParameters()
-            params.sel = selector
-        k = min(k, len(gen))
-        scores, ids = gen.vectors.search(query, k, params=params)
-        keep = ids[0] >= 0
-        return ids[0][keep].astype(np.int64), scores[0][keep]
+        if rows is None:
+            query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
+            _, ids = gen.vectors.search(query, min(k, len(gen)))
+            rows = ids[0][ids[0] >= 0].astype(np.int64)
+        scores = self.exact_scores(vector, rows)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return rows[order], scores[order]
+
+    def exact_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Inner products of the query vector with the given passage rows."""
+        if not rows.size:
+            return np.zeros(0, dtype=np.float32)
+        gen = self.generation
+        picked = np.asarray(gen.raw[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        return np.asarray(picked @ np.asarray(vector, dtype=np.float32), dtype=np.float32)
 
     def rows_for_skus(self, skus: Collection[str]) -> np.ndarray:
         gen = self.generation
@@ -262,9 +267,10 @@ class CatalogIndex:
                 "fingerprint": fingerprint,
                 "created_at": time.time(),
             }
-            name = self._write_generation(manifest, records, entries, vectors, lexical)
+            search_index = vector_index(vectors)
+            name = self._write_generation(manifest, records, entries, vectors, search_index, lexical)
             report("index", len(records), len(records))
-            self._gen = Generation(name, manifest, records, entries, flat_index(vectors), lexical)
+            self._gen = Generation(name, manifest, records, entries, vectors, search_index, lexical)
             self._cleanup(keep={name, previous.name if previous else ""})
         return IndexSyncStats(len(records), embedded, reused, time.perf_counter() - started)
 
@@ -334,8 +340,7 @@ class CatalogIndex:
                 todo.setdefault(record.key, []).append(row)
                 texts[record.key] = catalog[row].passage.text
         if reuse_from and previous is not None:
-            stored = previous.vectors.reconstruct_n(0, len(previous))
-            vectors[reuse_to] = stored[reuse_from]
+            vectors[reuse_to] = previous.raw[np.asarray(reuse_from, dtype=np.int64)]
         keys = list(todo)
         total = len(keys)
         report("embed", 0, total)
@@ -379,6 +384,7 @@ class CatalogIndex:
         records: list[PassageRecord],
         entries: list[ProductEntry],
         vectors: np.ndarray,
+        search_index: Any,
         lexical: LexicalIndex,
     ) -> str:
         import faiss
@@ -390,7 +396,8 @@ class CatalogIndex:
         try:
             write_json(tmp / "passages.json", [r.to_dict() for r in records])
             write_json(tmp / "products.json", [e.to_dict() for e in entries])
-            faiss.write_index(flat_index(vectors), str(tmp / "vectors.faiss"))
+            np.save(tmp / "vectors.npy", vectors)
+            faiss.write_index(search_index, str(tmp / "vectors.faiss"))
             lexical.save(tmp / "bm25")
             write_json(tmp / "manifest.json", manifest)  # written last: its presence marks completeness
             for path in tmp.rglob("*"):

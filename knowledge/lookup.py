@@ -129,6 +129,7 @@ class ProductLookup:
                 df[token] += 1
         n = max(1, len(self.entries))
         self._idf = {t: math.log(1.0 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self._title_idf = [sum(self._idf[t] for t in tokens) for tokens in self._title_tokens]
         self._products_with: dict[str, list[int]] = defaultdict(list)
         for i, tokens in enumerate(self._title_tokens):
             for token in tokens:
@@ -171,19 +172,21 @@ class ProductLookup:
 
     def _match_title(self, norm: str) -> list[str]:
         query_compact = compact(norm)
-        exact = [(t, s) for t, s in self._titles if len(t) >= 4 and t in query_compact]
-        if exact:
-            # "X3" and "X3 Pro" both occur in "x3pro": keep titles no other match contains.
-            longest = [s for t, s in exact if not any(t != o and t in o for o, _ in exact)]
-            return _unique(longest)
         tokens = set(tokenize(norm))
         candidates: set[int] = set()
         for token in tokens:
             candidates.update(self._products_with.get(token, ()))
+        # A title the question contains shares at least one word with it: check those titles only.
+        exact = [self._titles[i] for i in candidates if len(self._titles[i][0]) >= 4]
+        exact = [(t, s) for t, s in exact if t in query_compact]
+        if exact:
+            # "X3" and "X3 Pro" both occur in "x3pro": keep titles no other match contains.
+            longest = [s for t, s in exact if not any(t != o and t in o for o, _ in exact)]
+            return _unique(longest)
         near: list[tuple[float, str]] = []
         for i in candidates:
             title_tokens = self._title_tokens[i]
-            total = sum(self._idf[t] for t in title_tokens)
+            total = self._title_idf[i]
             if total <= 0 or len(title_tokens) < 2:
                 continue
             covered = sum(self._idf[t] for t in title_tokens & tokens)

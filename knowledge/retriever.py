@@ -19,8 +19,10 @@ from typing import Literal
 import numpy as np
 
 from knowledge.fusion import (
+    LANG_CODES,
     FusionConfig,
     fair_coverage,
+    lang_codes,
     lexical_bonus,
     passage_coverage,
     product_coverage,
@@ -96,7 +98,7 @@ class HybridRetriever:
         qv = self.index.embed_query(query)
         if skus is not None:
             rows = self.index.rows_for_skus(skus)
-            dense = _exact_dense(gen, qv, rows)
+            dense = self.index.exact_scores(qv, rows)
         else:
             rows, dense = self.index.dense_search(qv, self.config.dense_candidates)
         structured: dict[str, LookupMatch] = {}
@@ -106,7 +108,7 @@ class HybridRetriever:
             extra = extra[~np.isin(extra, rows)]
             if extra.size:
                 rows = np.concatenate([rows, extra])
-                dense = np.concatenate([dense, _exact_dense(gen, qv, extra)])
+                dense = np.concatenate([dense, self.index.exact_scores(qv, extra)])
         if self.mode == "dense" or not rows.size:
             scores, methods = dense, ["dense"] * len(rows)
         elif self.mode == "lexical":
@@ -177,7 +179,7 @@ class HybridRetriever:
         if missing:
             extra = self.index.rows_for_skus([tables.skus[p] for p in missing])
             rows = np.concatenate([rows, extra])
-            dense = np.concatenate([dense, _exact_dense(gen, qv, extra)])
+            dense = np.concatenate([dense, self.index.exact_scores(qv, extra)])
             owners = np.concatenate([owners, tables.row_product[extra]])
         dense = self._shift(dense, tables.passage_langs[rows], query_lang)
         passage_cov = self._fair(
@@ -201,7 +203,8 @@ class HybridRetriever:
         offset = self.config.cross_lingual_offset
         if not offset or query_lang not in ("zh", "en") or not dense.size:
             return dense
-        other = (langs != query_lang) & ((langs == "zh") | (langs == "en"))
+        code = LANG_CODES[query_lang]
+        other = (langs != code) & (langs != 0)
         return np.asarray(dense + offset * other, dtype=np.float32)
 
     # ---------- ranking ----------
@@ -286,7 +289,7 @@ class HybridRetriever:
         extra = order[~np.isin(order, rows)]
         if not extra.size:
             return rows, dense
-        return np.concatenate([rows, extra]), np.concatenate([dense, _exact_dense(gen, qv, extra)])
+        return np.concatenate([rows, extra]), np.concatenate([dense, self.index.exact_scores(qv, extra)])
 
     # ---------- tables ----------
     def _tables(self) -> _Tables:
@@ -305,18 +308,11 @@ class _Tables:
         self.lookup = ProductLookup(entries)
         self.skus = [e.sku for e in entries]
         self.index_of = {sku: i for i, sku in enumerate(self.skus)}
-        self.product_langs = np.array([e.lang for e in entries], dtype="<U8")
-        self.passage_langs = np.array([r.passage.locale for r in gen.records], dtype="<U8")
+        self.product_langs = lang_codes([e.lang for e in entries])
+        self.passage_langs = lang_codes([r.passage.locale for r in gen.records])
         self.row_product = np.array(
             [self.index_of.get(r.sku, -1) if r.sku is not None else -1 for r in gen.records], dtype=np.int64
         )
-
-
-def _exact_dense(gen: Generation, qv: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    if not rows.size:
-        return np.zeros(0, dtype=np.float32)
-    vectors = gen.vectors.reconstruct_batch(rows.astype(np.int64))
-    return np.asarray(vectors @ qv.astype(np.float32), dtype=np.float32)
 
 
 def _kth_best(scores: np.ndarray, owners: np.ndarray, k: int) -> float:

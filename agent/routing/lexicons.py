@@ -213,7 +213,7 @@ ORDER_CHANGE_ACTION = alt(
     r"合并发货",
     r"地址改",
     words(
-        r"cancel\w*",
+        r"(?<!noise )(?<!noise-)(?<!noise)cancel\w*",
         r"change (my|the) (delivery |shipping )?address",
         r"change (the |my )?(size|colou?r|address|quantity)",
         r"update (the |my )?(delivery |shipping )?address",
@@ -395,8 +395,11 @@ CONDITIONAL = alt(
     r"有没有售后",
     r"有售后",
     r"支持",
+    r"(运费|邮费).{0,4}(谁出|谁付|谁承担|谁负责)",
+    r"谁出(运费|邮费)",
     words(
         r"if",
+        r"who pays",
         r"in case",
         r"later",
         r"polic(y|ies)",

@@ -203,7 +203,7 @@ def _coverage(terms: Sequence[Term], text: str) -> float:
 
 
 #: Share of the question's content terms a line must contain to count as answering it.
-MIN_COVERAGE = 0.5
+MIN_COVERAGE = 0.6
 
 
 def best_product_lines(
@@ -242,12 +242,25 @@ def best_product_lines(
     return scored[:limit]
 
 
+_ASKS_WHEN = re.compile(r"什么时候|多久|几天|多长时间|几点|when|how long|how soon|how many days|what time", re.I)
+_TIME_SPAN = re.compile(
+    r"\d+\s*(?:小时|天|日|个工作日|工作日|分钟|点|:\d\d)|\d+\s*(?:hours?|days?|business days|minutes?|am|pm)|"
+    r"\d{1,2}:\d{2}",
+    re.I,
+)
+
+
 def best_policy_lines(question: str, policies: Sequence[Hit], *, limit: int = 2) -> list[Line]:
-    """The policy sentences that answer `question`, best first."""
+    """The policy sentences that answer `question`, best first.
+
+    A "when / how long" question prefers the sentences that state a time span.
+    """
     terms = question_terms(question)
+    wants_time = bool(_ASKS_WHEN.search(question))
     scored: list[Line] = []
     for text, citation, prior in _hit_lines(policies):
         overlap = _coverage(terms, text)
-        scored.append(Line(text, citation, overlap + 0.5 * max(prior, 0.0)))
+        bonus = 0.3 if wants_time and _TIME_SPAN.search(text) else 0.0
+        scored.append(Line(text, citation, overlap + 0.5 * max(prior, 0.0) + bonus))
     scored.sort(key=lambda line: line.score, reverse=True)
     return scored[:limit]

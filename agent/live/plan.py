@@ -1,0 +1,255 @@
+"""The room plan (排品): which products a live room presents, in which order, and how.
+
+A plan is written by the merchant in YAML or JSON (or sent to the API as JSON) and validated here with
+messages that name the place of the problem ("room.yaml: items.2.link: link 3 is used twice (items.0 and
+items.2)"). `validate_against` then checks the plan against the merchant's catalog.
+
+Example (YAML)::
+
+    room_id: demo-room
+    merchant: demo
+    language: zh
+    items:
+      - link: 1
+        sku: ZH-AP-001
+        pinned_lines:
+          call_to_action: ["喜欢的宝宝拍1号链接，记得选好颜色和尺码。"]
+      - {link: 2, sku: ZH-BE-001, segments: [hook, intro, price_offer, call_to_action]}
+    fillers: ["欢迎新进来的宝宝，点点关注不迷路。"]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal, Protocol, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from knowledge.models import Product
+
+SegmentKind = Literal["hook", "intro", "selling_points", "specs", "price_offer", "call_to_action"]
+
+#: Every segment kind, in the order a product is presented when a plan item does not say otherwise.
+SEGMENT_KINDS: tuple[SegmentKind, ...] = get_args(SegmentKind)
+
+_ROOM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_MAX_MERCHANT_ID = 64
+
+
+class PlanError(ValueError):
+    """A plan that cannot be used; `problems` lists every problem found, each naming its place."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class ProductLookup(Protocol):
+    """What plan validation and script building need from the catalog (`knowledge.store.CatalogStore`)."""
+
+    def get_product(self, merchant: str, sku: str) -> Product | None: ...
+
+
+class AckPolicy(BaseModel):
+    """How the host acknowledges room events: welcomes, thanks, and how often at most."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    welcome: bool = True
+    thanks: bool = True
+    min_interval_s: float = Field(default=20.0, ge=0)
+    max_per_minute: int = Field(default=3, ge=0)
+
+
+class PlanItem(BaseModel):
+    """One product in the room: its link number, sku, segments and the merchant's pinned lines.
+
+    `segments` None means all six kinds in the standard order. Pinned lines are spoken before the
+    generated lines of their segment, after passing the compliance and grounding checks.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    link: int = Field(ge=1, le=999)
+    sku: str = Field(min_length=1, max_length=200)
+    segments: list[SegmentKind] | None = None
+    pinned_lines: dict[SegmentKind, list[str]] = Field(default_factory=dict)
+
+    @field_validator("sku")
+    @classmethod
+    def _sku_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("sku is blank")
+        return value.strip()
+
+    @field_validator("segments")
+    @classmethod
+    def _segments_unique(cls, value: list[SegmentKind] | None) -> list[SegmentKind] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("segments is empty; leave it out to use all six segments")
+        seen: set[str] = set()
+        for kind in value:
+            if kind in seen:
+                raise ValueError(f"segment {kind!r} is listed twice")
+            seen.add(kind)
+        return value
+
+    @model_validator(mode="after")
+    def _pinned_fit_segments(self) -> PlanItem:
+        kinds = self.segment_kinds()
+        for kind, lines in self.pinned_lines.items():
+            if kind not in kinds:
+                raise ValueError(
+                    f"pinned lines for segment {kind!r}, which this item does not present "
+                    f"(segments: {', '.join(kinds)})"
+                )
+            for number, line in enumerate(lines):
+                if not line.strip():
+                    raise ValueError(f"pinned line {number} of segment {kind!r} is blank")
+        return self
+
+    def segment_kinds(self) -> tuple[SegmentKind, ...]:
+        """The segments presented for this item, in order."""
+        return SEGMENT_KINDS if self.segments is None else tuple(self.segments)
+
+
+class RoomPlan(BaseModel):
+    """A live room's plan: the merchant, language, voice, the products in order, fillers and acks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    room_id: str
+    merchant: str
+    title: str = ""
+    language: Literal["zh", "en"] = "zh"
+    voice: str | None = None
+    loop: bool = True
+    items: list[PlanItem] = Field(min_length=1)
+    fillers: list[str] = Field(default_factory=list)
+    ack: AckPolicy = Field(default_factory=AckPolicy)
+    variant_seed: int = 0
+
+    @field_validator("room_id")
+    @classmethod
+    def _room_id_usable(cls, value: str) -> str:
+        if not _ROOM_ID.match(value):
+            raise ValueError(
+                f"room id {value!r} must be 1 to 64 letters, digits, '_', '-' or '.', starting with a "
+                "letter or digit"
+            )
+        return value
+
+    @field_validator("merchant")
+    @classmethod
+    def _merchant_usable(cls, value: str) -> str:
+        if not value.strip() or len(value) > _MAX_MERCHANT_ID:
+            raise ValueError(f"merchant id must be 1 to {_MAX_MERCHANT_ID} characters, got {value!r}")
+        return value
+
+    @field_validator("fillers")
+    @classmethod
+    def _fillers_not_blank(cls, value: list[str]) -> list[str]:
+        for number, line in enumerate(value):
+            if not line.strip():
+                raise ValueError(f"filler {number} is blank")
+        return value
+
+    @model_validator(mode="after")
+    def _links_unique(self) -> RoomPlan:
+        first_use: dict[int, int] = {}
+        problems: list[str] = []
+        for index, item in enumerate(self.items):
+            if item.link in first_use:
+                problems.append(
+                    f"link {item.link} is used twice (items.{first_use[item.link]} and items.{index})"
+                )
+            else:
+                first_use[item.link] = index
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # -- loading ---------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> RoomPlan:
+        """Read a plan from a `.yaml`/`.yml` or `.json` file.
+
+        Raises:
+            PlanError: the file is missing, not parseable, or not a valid plan; each problem names the
+                file and the field.
+        """
+        file = Path(path)
+        try:
+            raw = file.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise PlanError([f"{file}: no such file"]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PlanError([f"{file}: cannot be read as UTF-8 text ({exc})"]) from None
+        return cls.parse_text(raw, source=str(file), json_only=file.suffix.lower() == ".json")
+
+    @classmethod
+    def parse_text(cls, text: str, *, source: str = "plan", json_only: bool = False) -> RoomPlan:
+        """Parse plan text (JSON, or YAML which also reads JSON) and validate it."""
+        data: Any
+        try:
+            data = json.loads(text) if json_only else yaml.safe_load(text)
+        except json.JSONDecodeError as exc:
+            raise PlanError([f"{source}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"]) from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            raise PlanError([f"{source}: {where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+        if not isinstance(data, dict):
+            raise PlanError([f"{source}: a plan is a mapping with room_id, merchant and items"])
+        return cls.from_data(data, source=source)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], *, source: str = "plan") -> RoomPlan:
+        """`model_validate` with the errors turned into a `PlanError` of readable problems."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise PlanError([_problem(source, err) for err in exc.errors()]) from None
+
+    # -- queries ---------------------------------------------------------------------------------
+    def link_map(self) -> dict[int, str]:
+        """Link number → sku, as viewers refer to products ("3号链接")."""
+        return {item.link: item.sku for item in self.items}
+
+    def item_for_link(self, link: int) -> PlanItem | None:
+        return next((item for item in self.items if item.link == link), None)
+
+    def validate_against(self, store: ProductLookup) -> list[str]:
+        """Problems between this plan and the merchant's catalog (unknown skus); empty when usable."""
+        problems: list[str] = []
+        for index, item in enumerate(self.items):
+            if store.get_product(self.merchant, item.sku) is None:
+                problems.append(
+                    f"items.{index} (link {item.link}): sku {item.sku!r} is not in merchant "
+                    f"{self.merchant!r}'s catalog"
+                )
+        return problems
+
+
+def _problem(source: str, error: Any) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ()))
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if error.get("type") == "literal_error" and ("segments" in location or "pinned_lines" in location):
+        message = f"unknown segment kind {error.get('input')!r}; use one of {', '.join(SEGMENT_KINDS)}"
+    return f"{source}: {location}: {message}" if location else f"{source}: {message}"
+
+
+__all__ = [
+    "SEGMENT_KINDS",
+    "AckPolicy",
+    "PlanError",
+    "PlanItem",
+    "ProductLookup",
+    "RoomPlan",
+    "SegmentKind",
+]
