@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent import compliance, replies
 from agent.aspects import AspectSet, detect_aspects
-from agent.conversations import Channel, ConversationStore
+from agent.conversations import Channel, ConversationStore, StoredMessage
 from agent.escalation import assess
 from agent.evidence import Citation, Evidence, numbers_in
 from agent.focus import Focus, FocusOptions, RoomContext, resolve_focus
@@ -76,6 +76,7 @@ class AnswerResult:
     writer: str = "default"
     injection: bool = False
     signals: tuple[str, ...] = ()
+    aspects: tuple[str, ...] = ()
     findings: list[dict[str, Any]] = field(default_factory=list)
     grounding_failures: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -284,7 +285,15 @@ class AnswerPipeline:
             result.answer = replies.other(lang, channel)
         else:
             request = await self._answer_product(
-                result, merchant, normalised, channel, room, memory.focus_sku, timer, pinned_sku=focus_sku
+                result,
+                merchant,
+                normalised,
+                channel,
+                room,
+                memory.focus_sku,
+                timer,
+                pinned_sku=focus_sku,
+                previous_aspects=_last_aspects(memory.turns),
             )
             if request is not None:
                 prepared.request = request
@@ -322,6 +331,7 @@ class AnswerPipeline:
                         "confidence": round(result.confidence, 3),
                         "clarify": result.clarify,
                         "focus_sku": result.focus_sku,
+                        "aspects": list(result.aspects),
                         "citations": [c.to_dict() for c in result.citations],
                         "ticket_id": result.ticket_id,
                         "refused": result.refused,
@@ -377,6 +387,7 @@ class AnswerPipeline:
         timer: StageTimer,
         *,
         pinned_sku: str | None = None,
+        previous_aspects: tuple[str, ...] = (),
     ) -> WriteRequest | None:
         """Resolve the product and gather evidence; the request for the writer, or None when answered."""
         lang = result.language
@@ -398,6 +409,11 @@ class AnswerPipeline:
                 result.focus_sku = products[0].sku if len(products) == 1 else result.focus_sku
                 return None
         aspects = detect_aspects(question)
+        if aspects.aspects == ("general",) and previous_aspects and _FOLLOW_UP.search(question):
+            # "那PB-20000呢" after a price question asks the same thing about another product.
+            aspects = AspectSet(tuple(a for a in previous_aspects if a in _CARRIED))  # type: ignore[misc]
+            aspects = aspects if aspects.aspects else detect_aspects(question)
+        result.aspects = aspects.aspects
         claim_question = asks_for_claim(question)
         if claim_question:
             # Answer the facts behind the claim: the price for a price claim, else what the listing says.
@@ -520,6 +536,16 @@ class AnswerPipeline:
 
 
 _CLAIM_RULES = ("absolute.", "scarcity.", "endorsement.")
+_FOLLOW_UP = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)|^(?:and|what about|how about)\b", re.I)
+_CARRIED = ("price", "stock", "variants", "spec", "shipping", "returns", "warranty")
+
+
+def _last_aspects(turns: Sequence[StoredMessage]) -> tuple[str, ...]:
+    """The aspects the bot last answered in this conversation (for "那X呢" follow-ups)."""
+    for turn in reversed(turns):
+        if turn.role == "bot":
+            return tuple(str(a) for a in turn.meta.get("aspects") or ())
+    return ()
 
 
 def asks_for_claim(question: str) -> bool:

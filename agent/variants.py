@@ -27,12 +27,37 @@ _COLOURS: dict[str, tuple[str, ...]] = {
     "gold": ("金色", "gold"),
 }
 _WORD = re.compile(r"[a-z]+")
+# An option value such as 石墨黑 or 雾霾蓝 names its family by its last character.
+_VALUE_TAIL = {
+    "红": "red",
+    "黑": "black",
+    "白": "white",
+    "蓝": "blue",
+    "粉": "pink",
+    "灰": "grey",
+    "绿": "green",
+    "黄": "yellow",
+    "紫": "purple",
+    "棕": "brown",
+    "橙": "orange",
+    "金": "gold",
+    "银": "silver",
+}
 _SIZE = re.compile(r"(?<![A-Za-z])(XXS|XS|S|M|L|XL|XXL|XXXL|[2-5]XL)(?![A-Za-z])", re.I)
 # Numeric sizes: "27码", "44号", "size 9", "US 10.5", "EU42".
 _NUMERIC_SIZE = re.compile(
     r"(\d{1,2}(?:\.5)?)\s*(?:码|号|寸)|\b(?:size|us|eu|uk)\s*(\d{1,2}(?:\.5)?)\b", re.I
 )
 _LONE_SML = re.compile(r"^[sml]$", re.I)
+
+
+def _value_family(value: str) -> str | None:
+    """The colour family of an option value ("石墨黑" → black, "Rose Gold" → gold)."""
+    family = _colour_family(value)
+    if family is not None:
+        return family
+    tail = value.strip().removesuffix("色")[-1:]
+    return _VALUE_TAIL.get(tail)
 
 
 def _colour_family(text: str) -> str | None:
@@ -118,8 +143,8 @@ def match_variants(product: Product, question: str) -> VariantQuery:
             elif _is_size_value(v):
                 if sizes:
                     checks.append(_size_key(v) in sizes)
-            elif colour is not None and _colour_family(v) is not None:
-                checks.append(_colour_family(v) == colour)
+            elif colour is not None and _value_family(v) is not None:
+                checks.append(_value_family(v) == colour)
             elif len(v) >= 2 and v.lower() in lowered:
                 checks.append(True)
         return bool(checks) and all(checks)
@@ -136,8 +161,8 @@ def match_variants(product: Product, question: str) -> VariantQuery:
         known = any(_is_size_value(val) for val in all_values)
         if known and all(_size_key(val) != size for val in all_values):
             missing.append(size)
-    has_colours = any(_colour_family(val) for val in all_values)
-    if colour is not None and has_colours and not any(_colour_family(val) == colour for val in all_values):
+    has_colours = any(_value_family(val) for val in all_values)
+    if colour is not None and has_colours and not any(_value_family(val) == colour for val in all_values):
         missing.append(colour)
     return VariantQuery(matched, tuple(missing), tuple(named))
 

@@ -16,6 +16,7 @@ from api.auth import check_secret_key
 from api.metrics import install_metrics
 from api.routes import catalog, chat, health, openai_compat, tickets
 from api.routes import pages as pages_routes
+from api.routes import room_page, rooms
 from api.services import Services
 from api.settings import Settings
 
@@ -37,10 +38,12 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         app.state.services = services
         if warm_up:
             await run_in_threadpool(services.warm_up)
+        await rooms.start_rooms(app)  # live rooms persisted as running resume here
         log.info("live-anchor ready (data dir %s)", settings.data_dir)
         try:
             yield
         finally:
+            await rooms.stop_rooms(app)
             services.close()
 
     app = FastAPI(
@@ -82,5 +85,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(pages_routes.router)
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
+    app.include_router(rooms.router)
+    app.include_router(room_page.router)
     install_metrics(app)  # per-app registry, request counting, GET /metrics
     return app

@@ -11,6 +11,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy.engine import Engine
 
 from agent.conversations import ConversationStore
@@ -26,6 +28,10 @@ from knowledge.index import CatalogIndex
 from knowledge.models import ProgressFn
 from knowledge.retriever import HybridRetriever
 from knowledge.store import CatalogStore, create_engine_for
+
+if TYPE_CHECKING:
+    from agent.live.bus import RoomBus
+    from agent.live.manager import RoomManager
 
 _MERCHANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -58,6 +64,8 @@ class Services:
         self._tickets: TicketService | None = None
         self._pipeline: AnswerPipeline | None = None
         self._keys: KeyStore | None = None
+        self._bus: RoomBus | None = None
+        self._rooms: RoomManager | None = None
 
     # -- storage -------------------------------------------------------------------------------
     @property
@@ -138,6 +146,35 @@ class Services:
             if self._keys is None:
                 self._keys = KeyStore(self.engine, self.settings.secret_key.get_secret_value())
             return self._keys
+
+    # -- live rooms ----------------------------------------------------------------------------
+    @property
+    def bus(self) -> RoomBus:
+        """The room event bus: Redis when ``redis_url`` is set (several API processes), else in-process."""
+        with self._lock:
+            if self._bus is None:
+                from agent.live.bus import make_bus
+
+                self._bus = make_bus(self.settings.redis_url)
+            return self._bus
+
+    @property
+    def rooms(self) -> RoomManager:
+        """The live rooms of this process (directors, triage), sharing the catalog, pipeline and speech."""
+        with self._lock:
+            if self._rooms is None:
+                from agent.live.manager import RoomFactory, RoomManager
+                from agent.live.state import RoomStateStore
+                from voice import build_tts
+
+                state = RoomStateStore(self.engine)
+                state.create_schema()
+                tts = build_tts(self.settings.room_tts_engine, cache_dir=self.settings.data_dir / "tts-cache")
+                factory = RoomFactory(
+                    catalog=self.store, pipeline=self.pipeline, tts=tts, bus=self.bus, state=state
+                )
+                self._rooms = RoomManager(factory)
+            return self._rooms
 
     # -- retrieval -----------------------------------------------------------------------------
     @property

@@ -66,6 +66,16 @@ class Settings(BaseSettings):
     chat_max_body_bytes: int = 64 * 1024
     #: Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
     trust_forwarded_for: bool = False
+    # Live rooms API (api/routes/rooms.py, api/room_feed.py): WebSocket viewers and chat ingest limits
+    room_max_viewers: int = 5000
+    room_backlog_events: int = 32
+    room_viewer_queue: int = 64
+    room_chat_rate_per_minute_ip: float = 120
+    room_chat_burst_ip: int = 30
+    room_ws_chat_per_minute: float = 12
+    room_ws_chat_burst: int = 3
+    #: Speech for rooms started by the API: "auto" (edge-tts, espeak-ng behind it), "edge" or "espeak".
+    room_tts_engine: Literal["auto", "edge", "espeak"] = "auto"
     # Logs (api/logging.py): JSON lines by default
     log_level: str = "INFO"
     log_json: bool = True

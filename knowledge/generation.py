@@ -89,7 +89,6 @@ class Generation:
         self.raw = raw
         self.vectors = vectors
         self.lexical = lexical
-        self.langs = np.array([r.passage.locale for r in records], dtype=object)
         rows_by_sku: dict[str, list[int]] = {}
         for row, record in enumerate(records):
             if record.sku is not None:
@@ -101,15 +100,15 @@ class Generation:
         return len(self.records)
 
 
-def vector_index(vectors: np.ndarray) -> Any:
-    """The FAISS inner-product index over L2-normalised vectors: exact up to FLAT_LIMIT, else SQ8."""
+def vector_index(vectors: np.ndarray, flat_limit: int = FLAT_LIMIT) -> Any:
+    """The FAISS inner-product index over L2-normalised vectors: exact up to `flat_limit`, else SQ8."""
     import faiss
 
     set_faiss_threads()
     data = np.ascontiguousarray(vectors, dtype=np.float32)
     dim = data.shape[1]
     index: Any
-    if len(data) <= FLAT_LIMIT:
+    if len(data) <= flat_limit:
         index = faiss.IndexFlatIP(dim)
     else:
         index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)

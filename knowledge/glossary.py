@@ -112,8 +112,8 @@ t恤,短袖 | t-shirt,tee
 尺码,尺寸,码数 | size
 大码 | plus size
 容量 | capacity
-重量 | weight
-材质,面料 | material,fabric
+重量,多重,多少克,多少斤 | weight,weigh,weighs,how heavy
+材质,面料,成分,材料,什么做的 | material,fabric,made of,made from
 纯棉,棉质 | cotton
 羊毛 | wool
 真皮,皮革 | leather
@@ -212,6 +212,12 @@ v领 | v-neck
 枕套 | pillowcase,pillow cover
 可水洗,可机洗 | washable,machine washable
 洗碗机 | dishwasher
+烤箱 | oven
+微波炉 | microwave
+飞机,登机,上飞机 | plane,flight,airplane,carry-on,airline
+游泳 | swim,swimming
+噪音,噪声,分贝 | noise,decibel,db
+咸,盐 | salt,salted,salty
 不粘 | non-stick,nonstick
 铸铁 | cast iron
 陶瓷 | ceramic
@@ -324,4 +330,23 @@ def concepts(text: str) -> list[Concept]:
             if tokens and tokens not in forms:
                 forms.append(tokens)
         out.append(Concept(own, tuple(forms)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class GlossaryMatch:
+    """A glossary entry a text mentions: every form of it in both languages, and the text's own words."""
+
+    forms: tuple[str, ...]
+    spans: tuple[str, ...]
+
+
+def glossary_matches(text: str) -> list[GlossaryMatch]:
+    """The glossary entries `text` names, with their surface forms (for substring matching)."""
+    norm = normalize(text)
+    out: list[GlossaryMatch] = []
+    for zh_re, en_re, zh, en in _compiled():
+        spans = [m.group() for m in zh_re.finditer(norm)] + [m.group() for m in en_re.finditer(norm)]
+        if spans:
+            out.append(GlossaryMatch(tuple(zh) + tuple(en), tuple(spans)))
     return out

@@ -3,7 +3,8 @@
 Layout under ``<root>/<merchant>/``::
 
     CURRENT              name of the live generation ("gen-000007"), replaced atomically
-    gen-000007/          manifest.json, passages.json, products.json, vectors.faiss, bm25/
+    gen-000007/          manifest.json, passages.json, products.json, vectors.npy (raw float32),
+                         vectors.faiss (flat, or SQ8 above 20k passages), bm25/
     gen-000008.tmp/      a build in progress (or a crashed one: ignored, removed by the next sync)
     .lock                held while a sync builds
 

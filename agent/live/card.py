@@ -16,7 +16,7 @@ import logging
 import shutil
 import subprocess
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +147,9 @@ def find_fonts() -> CardFonts:
         regular = Path(pattern.format(bold="", weight="Regular"))
         if regular.is_file():
             bold = Path(pattern.format(bold="-Bold", weight="Bold"))
-            log.warning("no CJK font found (apt install fonts-noto-cjk); Chinese text on the card will not render")
+            log.warning(
+                "no CJK font found (apt install fonts-noto-cjk); Chinese text on the card will not render"
+            )
             return CardFonts(
                 FontFace(regular, 0, cjk=False), FontFace(bold if bold.is_file() else regular, 0, cjk=False)
             )
@@ -233,10 +235,11 @@ def format_price(value: Any) -> str | None:
     if value is None or isinstance(value, bool) or value == "":
         return None
     try:
-        number = Decimal(str(value)).quantize(Decimal("0.01"))
+        number = Decimal(str(value))
+        if not number.is_finite() or number < 0:
+            return None
+        number = number.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     except InvalidOperation:
-        return None
-    if number < 0:
         return None
     text = f"{number:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
@@ -302,14 +305,12 @@ def render_card(
 
     link = card.get("link")
     if isinstance(link, int) and not isinstance(link, bool):
-        left, top, right, bottom = layout.badge
+        left, top, _, bottom = layout.badge
         badge_font = fonts.font(round(34 * s), bold=True)
         label = f"Link {link}" if english else f"{link}号链接"
         width = round(badge_font.getlength(label)) + round(36 * s)
         draw.rounded_rectangle((left, top, left + width, bottom), radius=round(14 * s), fill=ACCENT)
-        draw.text(
-            (left + width / 2, (top + bottom) / 2), label, font=badge_font, fill=TEXT, anchor="mm"
-        )
+        draw.text((left + width / 2, (top + bottom) / 2), label, font=badge_font, fill=TEXT, anchor="mm")
 
     title = str(card.get("title") or "").strip()
     if card:
@@ -361,8 +362,10 @@ def render_card(
     if note and note.strip():
         note_font = fonts.font(round(30 * s))
         box = layout.note
-        line = wrap_text(note.strip(), note_font, box[2] - box[0], 1)
-        draw.text((box[0], box[3]), line[0] if line else "", font=note_font, fill=NOTE, anchor="ls")
+        note_lines = wrap_text(note.strip(), note_font, box[2] - box[0], 1)
+        draw.text(
+            (box[0], box[3]), note_lines[0] if note_lines else "", font=note_font, fill=NOTE, anchor="ls"
+        )
 
     if subtitle and subtitle.strip():
         box = layout.subtitle

@@ -67,8 +67,8 @@ class AckPolicy(BaseModel):
 class PlanItem(BaseModel):
     """One product in the room: its link number, sku, segments and the merchant's pinned lines.
 
-    `segments` None means all six kinds in the standard order. Pinned lines are spoken before the
-    generated lines of their segment, after passing the compliance and grounding checks.
+    `segments` None means all six kinds in the standard order. Pinned lines replace the generated lines
+    of their segment once they pass the compliance and grounding checks (see `agent.live.script`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -199,11 +199,15 @@ class RoomPlan(BaseModel):
         try:
             data = json.loads(text) if json_only else yaml.safe_load(text)
         except json.JSONDecodeError as exc:
-            raise PlanError([f"{source}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"]) from None
+            raise PlanError(
+                [f"{source}: line {exc.lineno}, column {exc.colno}: invalid JSON: {exc.msg}"]
+            ) from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-            raise PlanError([f"{source}: {where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+            raise PlanError(
+                [f"{source}: {where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]
+            ) from None
         if not isinstance(data, dict):
             raise PlanError([f"{source}: a plan is a mapping with room_id, merchant and items"])
         return cls.from_data(data, source=source)

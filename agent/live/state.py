@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import RowMapping
 
 from agent.db import UTCDateTime
 from agent.live.events import Position
@@ -87,7 +88,7 @@ class RoomRecord:
 def _status(value: str) -> RoomStatus:
     if value not in ROOM_STATUSES:
         raise ValueError(f"room status {value!r} is not one of {', '.join(ROOM_STATUSES)}")
-    return cast(RoomStatus, value)
+    return value
 
 
 def _plan_text(plan: Mapping[str, Any]) -> str:
@@ -206,7 +207,7 @@ class RoomStateStore:
         return _plan_text(plan)
 
     @staticmethod
-    def _record(row: Mapping[str, Any]) -> RoomRecord:
+    def _record(row: RowMapping) -> RoomRecord:
         counters = row["counters"] or {}
         return RoomRecord(
             room_id=str(row["room_id"]),

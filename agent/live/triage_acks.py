@@ -149,7 +149,11 @@ class Acknowledger:
                 else f"Welcome {self._join(names)} and {count - len(names)} more to the stream!"
             )
         else:
-            text = f"欢迎{self._join(names)}进入直播间！" if zh else f"Welcome to the stream, {self._join(names)}!"
+            text = (
+                f"欢迎{self._join(names)}进入直播间！"
+                if zh
+                else f"Welcome to the stream, {self._join(names)}!"
+            )
         return AckLine("welcome", text, names, count)
 
     def _take_thanks(self) -> AckLine:
@@ -164,7 +168,11 @@ class Acknowledger:
             elif item.kind == "share":
                 text = f"谢谢{names[0]}的分享！" if zh else f"Thanks for sharing, {names[0]}!"
             elif item.detail:
-                text = f"谢谢{names[0]}送的{item.detail}！" if zh else f"Thanks for the {item.detail}, {names[0]}!"
+                text = (
+                    f"谢谢{names[0]}送的{item.detail}！"
+                    if zh
+                    else f"Thanks for the {item.detail}, {names[0]}!"
+                )
             else:
                 text = f"谢谢{names[0]}的礼物！" if zh else f"Thanks for the gift, {names[0]}!"
         elif not names:
@@ -176,5 +184,7 @@ class Acknowledger:
                 else f"Thanks {self._join(names)} and {count - len(names)} more for the support!"
             )
         else:
-            text = f"谢谢{self._join(names)}的支持！" if zh else f"Thanks for the support, {self._join(names)}!"
+            text = (
+                f"谢谢{self._join(names)}的支持！" if zh else f"Thanks for the support, {self._join(names)}!"
+            )
         return AckLine("thanks", text, names, count)

@@ -34,7 +34,7 @@ NICKNAME_MAX_CHARS = 16
 _AD = re.compile(
     r"(?:微信|薇信|威信|v信|vx|wx|weixin|wechat)\s*(?:号|id)?\s*[:：]?\s*[a-z][-_a-z0-9]{5,19}"
     r"|(?:qq|扣扣|企鹅)\s*(?:号|群)?\s*[:：]?\s*[1-9][0-9]{4,11}"
-    r"|https?://|www\.|[a-z0-9-]+\.(?:com|cn|net|top|xyz|vip|cc|shop)\b"
+    r"|https?://|w{2,}\.|[a-z0-9-]+\.(?:com|cn|net|top|xyz|vip|cc|shop)\b"
     r"|加\s*(?:我\s*)?(?:v|vx|wx|微|q\b|薇|威)"
     r"|私(?:我|信|聊)\s*(?:领|送|拿|免费|有)"
     r"|领福利|免费送|返现|刷单|兼职|日结|稳赚|代理招募|招代理"
@@ -50,26 +50,34 @@ _ABUSE = re.compile(
 _TAG = re.compile(r"<[^>]{0,200}>")
 _SPACES = re.compile(r"\s+")
 
-_FILLER = re.compile(r"主播|请问|问下|问一下|姐姐|宝宝|家人们|老师|亲|[啊呀呢哦吧嘛哈噢诶哇的了]|[\s，。！？、,.!?~～…:：;；\"'“”()（）]")
+_FILLER = re.compile(
+    r"主播|请问|问下|问一下|姐姐|宝宝|家人们|老师|亲|[啊呀呢哦吧嘛哈噢诶哇的了]|[\s，。！？、,.!?~～…:：;；\"'“”()（）]"
+)
 _LINK_REF = re.compile(
-    r"\d{1,3}\s*号(?:链接|连接|宝贝|商品)?|(?:链接|连接)\s*\d{1,3}|\blink\s*(?:no\.?|number|#)?\s*\d{1,3}|#\s*\d{1,3}",
+    r"\d{1,3}\s*号(?:链接|连接|宝贝|商品|(?!码))|(?:链接|连接)\s*\d{1,3}|\blink\s*(?:no\.?|number|#)?\s*\d{1,3}|#\s*\d{1,3}\b|\bno\.\s*\d{1,3}\b",
     re.I,
 )
-_DEICTIC = re.compile(r"这个|这款|这件|这条|这双|这套|这瓶|这盒|这只|这台|身上|手上|\b(?:this|it|this one)\b", re.I)
+_DEICTIC = re.compile(
+    r"这个|这款|这件|这条|这双|这套|这瓶|这盒|这只|这台|身上|手上|\b(?:this|it|this one)\b", re.I
+)
 
 
 def _folded(text: str) -> str:
     return fold(text, lower=True, simplify=True).text
 
 
-def is_ad(text: str) -> bool:
-    """True for contact ids, links and giveaway bait ("加微信领福利", "vx: abc123", "www.x.com")."""
-    return bool(_AD.search(_folded(text)))
+def is_ad(text: str, *, normalized: bool = False) -> bool:
+    """True for contact ids, links and giveaway bait ("加微信领福利", "vx: abc123", "www.x.com").
+
+    `normalized=True` says `text` already went through `normalize_message` (half-width, simplified),
+    which saves folding it again on the hot path.
+    """
+    return bool(_AD.search(text.lower() if normalized else _folded(text)))
 
 
-def is_abuse(text: str) -> bool:
-    """True for insults aimed at the host or other viewers."""
-    return bool(_ABUSE.search(_folded(text)))
+def is_abuse(text: str, *, normalized: bool = False) -> bool:
+    """True for insults aimed at the host or other viewers (see `is_ad` for `normalized`)."""
+    return bool(_ABUSE.search(text.lower() if normalized else _folded(text)))
 
 
 def sanitize_nickname(nickname: str, *, max_chars: int = NICKNAME_MAX_CHARS, fallback: str = "观众") -> str:
@@ -118,7 +126,7 @@ def signature(normalized: str) -> Signature:
     get the same signature.
     """
     lowered = normalized.lower()
-    link = link_number(lowered)
+    link = link_number(lowered, in_room=True)
     core = _FILLER.sub("", _LINK_REF.sub("", lowered))
     if len(core) < 2:
         grams = frozenset(core) if core else frozenset()

@@ -58,7 +58,7 @@ class TemplateWriter(Writer):
             if "price" in aspects:
                 parts.append(_price(product, lang))
                 cites.append(Citation(sku=product.sku, field="price"))
-            if "variants" in aspects or (ev.asked_variants and "stock" in aspects):
+            if "variants" in aspects or ev.asked_variants or ev.missing_options:
                 parts.append(_variants(product, ev, lang))
                 cites.append(Citation(sku=product.sku, field="variants"))
             elif "stock" in aspects:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agent.evidence import Citation
-from knowledge.glossary import concepts
+from knowledge.glossary import glossary_matches
 from knowledge.models import Product
 from knowledge.retriever import Hit
 from knowledge.tokenize import tokenize
@@ -142,31 +142,284 @@ def content_terms(question: str) -> set[str]:
     return {t for t in tokenize(question) if t not in _STOP}
 
 
+_LINK_REF = re.compile(r"\d+\s*号(?:链接)?|\blink\s*#?\s*\d+|#\s*\d+", re.I)
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_LATIN = re.compile(r"[a-z][a-z0-9'-]*|\d+(?:\.\d+)?[a-z]*")
+_EN_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "will",
+        "would",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "it",
+        "its",
+        "it's",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "what",
+        "what's",
+        "whats",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "how",
+        "when",
+        "where",
+        "why",
+        "i",
+        "me",
+        "my",
+        "you",
+        "your",
+        "we",
+        "our",
+        "they",
+        "their",
+        "he",
+        "she",
+        "his",
+        "her",
+        "them",
+        "of",
+        "for",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "about",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "so",
+        "than",
+        "too",
+        "very",
+        "just",
+        "also",
+        "any",
+        "some",
+        "much",
+        "many",
+        "more",
+        "most",
+        "own",
+        "same",
+        "such",
+        "only",
+        "have",
+        "has",
+        "had",
+        "get",
+        "got",
+        "go",
+        "goes",
+        "going",
+        "come",
+        "comes",
+        "please",
+        "tell",
+        "know",
+        "let",
+        "s",
+        "t",
+        "d",
+        "ll",
+        "re",
+        "ve",
+        "m",
+    ]
+)
+# Chinese question words and fillers, longest first so "多长时间" goes before "多长".
+_ZH_STOP = sorted(
+    [
+        "是不是",
+        "有没有",
+        "能不能",
+        "可不可以",
+        "会不会",
+        "要不要",
+        "多长时间",
+        "什么时候",
+        "怎么样",
+        "为什么",
+        "请问一下",
+        "请问",
+        "一下",
+        "主播",
+        "宝宝",
+        "家人们",
+        "这个",
+        "这款",
+        "这件",
+        "那个",
+        "那款",
+        "它的",
+        "它",
+        "这",
+        "那",
+        "吗",
+        "呢",
+        "啊",
+        "吧",
+        "呀",
+        "嘛",
+        "么",
+        "的",
+        "了",
+        "是",
+        "有",
+        "能",
+        "可以",
+        "会",
+        "要",
+        "用",
+        "给",
+        "让",
+        "把",
+        "被",
+        "在",
+        "和",
+        "跟",
+        "与",
+        "及",
+        "都",
+        "也",
+        "就",
+        "还",
+        "再",
+        "很",
+        "太",
+        "多久",
+        "多长",
+        "多大",
+        "多重",
+        "多高",
+        "多少",
+        "几个",
+        "几天",
+        "几",
+        "哪里",
+        "哪个",
+        "哪些",
+        "什么",
+        "怎么",
+        "如何",
+        "我",
+        "你",
+        "您",
+        "我们",
+        "他",
+        "她",
+    ],
+    key=len,
+    reverse=True,
+)
+
+
+def _stem(word: str) -> str:
+    """A light English stem: laptops → laptop, salted → salt, charging → charg(e)."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One thing a question asks about; it is found in a line when any of its forms is."""
+    """One thing a question asks about. CJK forms match as substrings; Latin words by stem."""
 
-    forms: tuple[frozenset[str], ...]
+    forms: tuple[str, ...]
 
-    def found_in(self, tokens: set[str]) -> bool:
-        return any(form <= tokens for form in self.forms)
+    def found_in(self, text: str, stems: set[str]) -> bool:
+        for form in self.forms:
+            if _CJK_RUN.search(form):
+                if form in text:
+                    return True
+            elif all(_stem(w) in stems for w in _LATIN.findall(form)):
+                return True
+        return False
 
 
-def question_terms(question: str) -> list[Term]:
-    """Content terms with their other-language forms (glossary), each counted once."""
-    own = content_terms(question)
+def _strip(text: str, words: Sequence[str]) -> str:
+    """Remove `words` from `text`: Chinese anywhere, Latin words only whole."""
+    for word in words:
+        if not word:
+            continue
+        if _CJK_RUN.search(word):
+            text = text.replace(word, " ")
+        else:
+            text = re.sub(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", " ", text)
+    return text
+
+
+def question_terms(question: str, *, naming: str = "") -> list[Term]:
+    """What the question asks about, minus the words that only name the product.
+
+    Glossary entries become one term each (any language's form matches); remaining Latin words are
+    stemmed terms; remaining Chinese text becomes character bigrams, which survive any word cutting.
+    Words of `naming` (the product's brand and title) and link references are not asked about.
+    """
+    text = _LINK_REF.sub(" ", question.lower())
+    naming_norm = naming.lower()
+    naming_tokens = [t for t in tokenize(naming) if len(t) >= 2]
     terms: list[Term] = []
-    claimed: set[str] = set()
-    for concept in concepts(question):
-        if concept.own & own or not concept.own:
-            terms.append(Term(concept.forms))
-            claimed |= concept.own
-    terms.extend(Term((frozenset({t}),)) for t in own if t not in claimed)
+    matches = glossary_matches(text)
+    all_spans = [s for m in matches for s in m.spans]
+    for match in matches:
+        spans = [s for s in match.spans if s]
+        # 咖啡 inside 咖啡因: the longer entry speaks for it.
+        if all(any(s != o and s in o for o in all_spans) for s in spans):
+            continue
+        text = _strip(text, spans)
+        if any(form.lower() in naming_norm for form in match.forms):
+            continue  # the product's own type or feature word: it names the product
+        terms.append(Term(match.forms))
+    text = _strip(text, sorted(naming_tokens, key=len, reverse=True))
+    text = _strip(text, _ZH_STOP)
+    for word in _LATIN.findall(text):
+        if word not in _EN_STOP and not word.isdigit():
+            terms.append(Term((word,)))
+    for run in _CJK_RUN.findall(text):
+        if len(run) == 1 or (naming and not _CJK_RUN.search(naming)):
+            # An English listing cannot contain the Chinese words; only glossary terms can meet it.
+            continue
+        for i in range(len(run) - 1):
+            terms.append(Term((run[i : i + 2],)))
     return terms
 
 
 def _line_tokens(text: str) -> set[str]:
-    return set(tokenize(text))
+    return {_stem(w) for w in _LATIN.findall(text.lower())}
 
 
 def _product_lines(product: Product) -> list[tuple[str, Citation]]:
@@ -198,8 +451,9 @@ def _hit_lines(hits: Sequence[Hit]) -> list[tuple[str, Citation, float]]:
 def _coverage(terms: Sequence[Term], text: str) -> float:
     if not terms:
         return 0.0
-    tokens = _line_tokens(text)
-    return sum(1 for t in terms if t.found_in(tokens)) / len(terms)
+    lowered = text.lower()
+    stems = _line_tokens(lowered)
+    return sum(1 for t in terms if t.found_in(lowered, stems)) / len(terms)
 
 
 #: Share of the question's content terms a line must contain to count as answering it.
@@ -219,13 +473,13 @@ def best_product_lines(
     other terms remain; a question made only of title words ("适合敏感肌吗" about a cream whose title
     says 敏感肌) is answered by the title itself.
     """
-    terms = question_terms(question)
-    title_tokens = _line_tokens(f"{product.brand} {product.title}")
-    asked = [t for t in terms if not t.found_in(title_tokens)]
+    naming = f"{product.brand} {product.title} {product.sku}"
+    asked = question_terms(question, naming=naming)
     lines = _product_lines(product)
     if not asked:
-        asked = terms
-        lines = [(product.title, Citation(sku=product.sku, field="title")), *lines]
+        # Only title words ("适合敏感肌吗" about a cream whose title says 敏感肌): the title answers.
+        asked = question_terms(question)
+        lines = [*lines, (product.title, Citation(sku=product.sku, field="title"))]
     if not asked:
         return []
     prior_by_field = {
@@ -242,7 +496,9 @@ def best_product_lines(
     return scored[:limit]
 
 
-_ASKS_WHEN = re.compile(r"什么时候|多久|几天|多长时间|几点|when|how long|how soon|how many days|what time", re.I)
+_ASKS_WHEN = re.compile(
+    r"什么时候|多久|几天|多长时间|几点|when|how long|how soon|how many days|what time", re.I
+)
 _TIME_SPAN = re.compile(
     r"\d+\s*(?:小时|天|日|个工作日|工作日|分钟|点|:\d\d)|\d+\s*(?:hours?|days?|business days|minutes?|am|pm)|"
     r"\d{1,2}:\d{2}",

@@ -302,7 +302,9 @@ def print_urls(host: str, port: int, merchant: str) -> None:
 def sample_files() -> Sequence[Path]:
     if not SAMPLE_DIR.is_dir():
         raise fail(f"the sample catalog is missing: expected {SAMPLE_DIR}")
-    files = sorted(SAMPLE_DIR.glob("*.jsonl")) + sorted((SAMPLE_DIR / "policies").glob("*.md"))
+    # chat.jsonl beside the catalog is the demo room's recorded viewer chat, not catalog data.
+    catalog = sorted(p for p in SAMPLE_DIR.glob("*.jsonl") if p.name != "chat.jsonl")
+    files = catalog + sorted((SAMPLE_DIR / "policies").glob("*.md"))
     if not files:
         raise fail(f"no sample files in {SAMPLE_DIR}")
     return files
@@ -314,14 +316,33 @@ def demo(
     port: Annotated[int, typer.Option()] = 8000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Only ingest the sample catalog")] = False,
 ) -> None:
-    """Ingest the sample catalog into the default merchant and serve the product."""
+    """Ingest the sample catalog, make an API key, serve the product and start the demo live room."""
     services, merchant_id = open_services(None)
     with progress_bar() as progress:
         report = services.ingest(sample_files(), merchant_id, replace=True, progress=progress)
     print_report(report)
     if not report.applied:
         raise typer.Exit(1)
+    key = services.keys.create("merchant", merchant_id, name="demo").secret
     services.close()
+    base = f"http://{host}:{port}"
+    console.print(f"API key for /console and /catalog (shown once): [bold]{key}[/]", highlight=False)
     if no_serve:
         return
+    from agent.live.plan import PlanError
+    from api.cli.room import start_demo_room
+
+    try:
+        room_id = start_demo_room(
+            base, key, SAMPLE_DIR / "room.yaml", SAMPLE_DIR / "chat.jsonl", merchant=merchant_id
+        )
+    except PlanError as exc:
+        raise fail(f"the demo room plan is not usable: {exc}") from exc
+    console.print(
+        f"shopper chat  {base}/chat?merchant={merchant_id}\n"
+        f"agent console {base}/console\n"
+        f"catalog       {base}/catalog\n"
+        f"live room     {base}/room/{room_id}  (OBS: {base}/room/{room_id}?transparent=1)",
+        highlight=False,
+    )
     serve(host=host, port=port)

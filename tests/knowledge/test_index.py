@@ -191,3 +191,20 @@ def test_products_arg_overrides_the_stored_table(tmp_path: Path) -> None:
     only_tea: list[Product] = [p for p in products() if p.sku == "EN-TEA-4"]
     assert HybridRetriever(index, only_tea).lookup("EB-X3") == []
     assert HybridRetriever(index).lookup("EB-X3") == ["EB-X3"]
+
+
+def test_quantised_index_for_large_catalogs_finds_the_same_neighbours() -> None:
+    from knowledge.embedders import l2_normalise
+    from knowledge.generation import vector_index
+
+    rng = np.random.default_rng(3)
+    vectors = l2_normalise(rng.normal(size=(500, 64)).astype(np.float32))
+    query = vectors[17] + 0.05 * rng.normal(size=64).astype(np.float32)
+    exact = vector_index(vectors)
+    quantised = vector_index(vectors, flat_limit=100)
+    assert type(exact).__name__ == "IndexFlatIP"
+    assert type(quantised).__name__ == "IndexScalarQuantizer"
+    _, exact_ids = exact.search(query.reshape(1, -1), 10)
+    _, sq_ids = quantised.search(query.reshape(1, -1), 10)
+    assert exact_ids[0][0] == sq_ids[0][0] == 17
+    assert len(set(exact_ids[0][:5]) & set(sq_ids[0][:10])) == 5

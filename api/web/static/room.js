@@ -66,7 +66,8 @@ const roomId = decodeURIComponent(window.location.pathname.replace(/^\/room\//, 
 const transparent = flag("transparent");
 const muted = flag("muted");
 const showChat = !transparent && params.get("chat") !== "0";
-const PLAYOUT_BUFFER_S = Math.min(5, Math.max(0, Number(params.get("buffer") ?? 500) / 1000 || 0));
+const PLAYOUT_BUFFER_S = Math.min(5, Math.max(0, Number(params.get("buffer") ?? 800) / 1000 || 0));
+const SCHEDULE_LEAD_S = 0.05; // the least time ahead a clip is scheduled, so it never starts late
 const MAX_AHEAD_S = 30; // a clip due later than this is dropped (a long-hidden page catching up)
 const MAX_BUBBLES = 3;
 const ACK_SHOW_MS = 4000;
@@ -79,7 +80,16 @@ function t(key, vars = {}) {
 }
 
 /** What tests (and curious operators) can read: seqs in play order and the errors met. */
-const room = { id: roomId, played: [], errors: [], skipped: [], lastSeq: -1, connected: false, audio: "off" };
+const room = {
+  id: roomId,
+  played: [], // seqs of utterances in the order they started playing
+  clips: [], // {seq, kind, start, duration, audible, queuedAt} as scheduled (timeline seconds)
+  errors: [],
+  skipped: [],
+  lastSeq: -1,
+  connected: false,
+  audio: "off", // on | locked (waiting for a click) | muted | off
+};
 window.__room = room;
 
 function reportError(where, error) {
@@ -177,7 +187,9 @@ class Timeline {
     }
     const duration = buffer ? buffer.duration : Math.max(0, Number(audio?.duration ?? 0));
     const now = this.now();
-    const start = Math.max(now + PLAYOUT_BUFFER_S, this.nextStart);
+    // An idle line starts after the playout buffer (room for the next clip to arrive in time); a clip
+    // that arrives while another plays starts exactly when that one ends.
+    const start = now >= this.nextStart ? now + PLAYOUT_BUFFER_S : Math.max(this.nextStart, now + SCHEDULE_LEAD_S);
     if (start - now > MAX_AHEAD_S) {
       room.skipped.push(event.seq);
       return;
@@ -189,6 +201,9 @@ class Timeline {
       source.start(start);
     }
     this.nextStart = start + duration;
+    if (AUDIO_KINDS.has(event.kind)) {
+      room.clips.push({ seq: event.seq, kind: event.kind, start, duration, audible: buffer !== null, queuedAt: now });
+    }
     this.at(start, () => begin(event, duration));
     for (const cue of audio?.cues ?? []) {
       this.at(start + Number(cue.start), () => showSubtitle(cue.text));
@@ -215,11 +230,11 @@ const timeline = new Timeline();
 let speaking = null; // the event whose clip is playing
 
 function begin(event, duration) {
-  speaking = event;
   if (event.kind === "product") {
     showProduct(event);
     return;
   }
+  speaking = event;
   room.played.push(event.seq);
   const cues = event.audio?.cues ?? [];
   if (cues.length === 0 || Number(cues[0].start) > 0.05) showSubtitle(event.text ?? "");

@@ -1,0 +1,264 @@
+"""Several independent live rooms in one process: one `Director` task per room.
+
+`RoomManager.start(plan)` builds the room's triage and director from a `RoomFactory` (the shared
+catalog, pipeline, TTS, bus and state store) and runs the director as an asyncio task. Chat and room
+events reach a room through `offer`, operator commands through `command`. At startup `resume_all`
+restarts every room the state store has as running or paused, each at its next unsaid sentence.
+
+`shutdown` cancels the tasks without marking the rooms stopped: their persisted status stays running,
+so the next process resumes them. `stop(room_id)` is the operator's stop: the room finishes the
+utterance in progress and is persisted as stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.live.director import Director, DirectorOptions
+from agent.live.events import Command, RoomEvent, ViewerMessage
+from agent.live.plan import PlanError, RoomPlan
+from agent.live.ports import BusLike, CatalogLike, PipelineLike, ScriptBuilderLike, Sleep, SpeechLike
+from agent.live.script import ScriptBuilder
+from agent.live.state import RoomStateStore
+from agent.live.triage import AckLine, ChatTriage, TriageDecision, TriageOptions
+
+log = logging.getLogger(__name__)
+
+
+class UnknownRoomError(LookupError):
+    """No room with this id runs in this process."""
+
+    def __init__(self, room_id: str) -> None:
+        self.room_id = room_id
+        super().__init__(f"room {room_id!r} is not running here")
+
+
+class RoomRunningError(ValueError):
+    """A room with this id already runs; stop it before starting it again."""
+
+
+@dataclass
+class RoomFactory:
+    """What every room of a process shares, and how one room's triage and director are built.
+
+    Attributes:
+        catalog: product look-ups (`CatalogStore`), also the default script builder's catalog.
+        pipeline: the `AnswerPipeline`.
+        tts: speech (`voice.build_tts(...)`).
+        bus: the `RoomBus`.
+        state: the `RoomStateStore`.
+        script_builder: builds scripts; None uses `ScriptBuilder(catalog)`.
+        triage_overrides: `TriageOptions` fields that differ from the plan's defaults.
+        director_options: pacing knobs.
+        sleep, clock: time for the directors and the triage (injectable for tests).
+    """
+
+    catalog: CatalogLike
+    pipeline: PipelineLike
+    tts: SpeechLike
+    bus: BusLike
+    state: RoomStateStore
+    script_builder: ScriptBuilderLike | None = None
+    triage_overrides: dict[str, Any] = field(default_factory=dict)
+    director_options: DirectorOptions | None = None
+    sleep: Sleep = asyncio.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def triage(self, plan: RoomPlan) -> ChatTriage:
+        options = TriageOptions.for_plan(plan, **self.triage_overrides)
+        return ChatTriage(plan.room_id, options=options, clock=self.clock, link_map=plan.link_map())
+
+    def builder(self) -> ScriptBuilderLike:
+        if self.script_builder is None:
+            self.script_builder = ScriptBuilder(self.catalog)
+        return self.script_builder
+
+    def director(self, plan: RoomPlan, *, resume: bool = True) -> Director:
+        return Director(
+            plan,
+            script_builder=self.builder(),
+            triage=self.triage(plan),
+            pipeline=self.pipeline,
+            tts=self.tts,
+            bus=self.bus,
+            state=self.state,
+            catalog=self.catalog,
+            options=self.director_options,
+            sleep=self.sleep,
+            clock=self.clock,
+            resume=resume,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """A running room as `RoomManager.list` shows it."""
+
+    room_id: str
+    merchant: str
+    title: str
+    status: str
+    position: dict[str, int]
+    counters: dict[str, int]
+    queue: int
+
+
+class RoomManager:
+    """Starts, feeds, commands and stops the rooms of one process.
+
+    Args:
+        factory: the shared dependencies.
+        stop_timeout_s: how long `stop` waits for the utterance in progress before cancelling.
+    """
+
+    def __init__(self, factory: RoomFactory, *, stop_timeout_s: float = 60.0) -> None:
+        self.factory = factory
+        self.stop_timeout_s = stop_timeout_s
+        self._rooms: dict[str, tuple[Director, asyncio.Task[None]]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def start(self, plan: RoomPlan, *, resume: bool = True) -> Director:
+        """Run ``plan``'s room; with ``resume`` a room with the same persisted plan continues where it was.
+
+        Raises:
+            RoomRunningError: the room already runs in this process.
+        """
+        current = self._rooms.get(plan.room_id)
+        if current is not None and not current[1].done():
+            raise RoomRunningError(f"room {plan.room_id!r} is already running; stop it first")
+        director = self.factory.director(plan, resume=resume)
+        task = asyncio.create_task(director.run(), name=f"room:{plan.room_id}")
+        self._rooms[plan.room_id] = (director, task)
+        task.add_done_callback(functools.partial(self._finished, plan.room_id))
+        return director
+
+    def _finished(self, room_id: str, task: asyncio.Task[None]) -> None:
+        entry = self._rooms.get(room_id)
+        if entry is not None and entry[1] is task:
+            del self._rooms[room_id]
+        if not task.cancelled() and task.exception() is not None:
+            log.error("room %s ended with an error", room_id, exc_info=task.exception())
+
+    async def stop(self, room_id: str) -> bool:
+        """Stop a room after its utterance in progress; False if it was not running here."""
+        entry = self._rooms.get(room_id)
+        if entry is None:
+            return False
+        director, task = entry
+        director.stop()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.stop_timeout_s)
+        except TimeoutError:
+            log.warning("room %s did not stop within %.0f s; cancelling", room_id, self.stop_timeout_s)
+            self.factory.state.set_status(room_id, "stopped")
+            await self._cancel(task)
+        return True
+
+    async def resume_all(self) -> list[str]:
+        """Start every persisted room that was running or paused; returns the room ids started.
+
+        A persisted plan that no longer validates is logged and left alone.
+        """
+        started: list[str] = []
+        for record in self.factory.state.list():
+            if record.status == "stopped" or record.room_id in self._rooms:
+                continue
+            try:
+                plan = RoomPlan.from_data(record.plan, source=f"room_state[{record.room_id}]")
+            except PlanError as exc:
+                log.error("room %s cannot be resumed: %s", record.room_id, exc)
+                continue
+            await self.start(plan, resume=True)
+            started.append(record.room_id)
+        return started
+
+    async def shutdown(self) -> None:
+        """Cancel every room task and wait for them; persisted statuses stay as they are."""
+        tasks = [task for _, task in self._rooms.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._rooms.clear()
+
+    @staticmethod
+    async def _cancel(task: asyncio.Task[None]) -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+    # -- queries -------------------------------------------------------------------------------
+    def get(self, room_id: str) -> Director | None:
+        entry = self._rooms.get(room_id)
+        return entry[0] if entry is not None else None
+
+    def task(self, room_id: str) -> asyncio.Task[None] | None:
+        entry = self._rooms.get(room_id)
+        return entry[1] if entry is not None else None
+
+    def list(self, merchant: str | None = None) -> list[RoomInfo]:
+        """The rooms running in this process (of one merchant when given), by room id."""
+        out: list[RoomInfo] = []
+        for room_id in sorted(self._rooms):
+            director = self._rooms[room_id][0]
+            if merchant is not None and director.plan.merchant != merchant:
+                continue
+            snap = director.snapshot()
+            out.append(
+                RoomInfo(
+                    room_id=room_id,
+                    merchant=director.plan.merchant,
+                    title=getattr(director.plan, "title", ""),
+                    status=snap["status"],
+                    position=snap["position"],
+                    counters=snap["counters"],
+                    queue=snap["queue"],
+                )
+            )
+        return out
+
+    # -- inputs --------------------------------------------------------------------------------
+    def _director(self, room_id: str) -> Director:
+        director = self.get(room_id)
+        if director is None:
+            raise UnknownRoomError(room_id)
+        return director
+
+    def command(self, room_id: str, cmd: Command) -> None:
+        """Hand an operator command to the room (applied after its utterance in progress).
+
+        Raises:
+            UnknownRoomError: the room is not running here.
+            ValueError: the command's argument is wrong (unknown link, empty line).
+        """
+        self._director(room_id).command(cmd)
+
+    def offer(self, room_id: str, item: ViewerMessage | RoomEvent) -> TriageDecision | AckLine | None:
+        """Feed a chat message or room event to the room's triage.
+
+        Returns:
+            For a message, the triage decision; for an event, the acknowledgement line it released
+            (queued on the director to be said between sentences) or None.
+
+        Raises:
+            UnknownRoomError: the room is not running here.
+        """
+        director = self._director(room_id)
+        triage = director.triage
+        if not isinstance(triage, ChatTriage):  # pragma: no cover - the factory always builds one
+            raise TypeError(f"room {room_id!r} has no chat triage")
+        if isinstance(item, ViewerMessage):
+            decision = triage.offer(item)
+            if decision.accepted:
+                director.notify()
+            return decision
+        line = triage.offer_event(item)
+        if line is not None:
+            director.acknowledge(line.text)
+        return line

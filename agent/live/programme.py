@@ -1,0 +1,190 @@
+"""What is on air at each moment of a headless broadcast: the audio stream and the card and subtitle over it.
+
+`Programme` is a queue of speech and card changes in the order the room published them. The audio side
+pulls samples (`read_audio`): speech in order, silence when nothing is queued, so the stream never stalls.
+Each speech or card change is stamped with the sample at which it went on air; the video side asks what is
+on air at a media time (`on_air`) and gets the card and the subtitle cue playing then. Because both sides
+count media time (samples and frames), subtitles follow the audio exactly, whatever the wall clock does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.live.events import Cue
+
+log = logging.getLogger(__name__)
+
+_BYTES_PER_SAMPLE = 2  # s16le mono
+
+
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """One utterance waiting for air: PCM s16le mono at the programme's rate, with its subtitle."""
+
+    pcm: bytes = field(repr=False)
+    text: str
+    cues: tuple[Cue, ...] = ()
+    note: str | None = None
+
+    @property
+    def samples(self) -> int:
+        return len(self.pcm) // _BYTES_PER_SAMPLE
+
+
+@dataclass(frozen=True, slots=True)
+class CardChange:
+    """The product card to show from this point of the programme on."""
+
+    card: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OnAir:
+    """What the picture shows at one media time. `version` changes whenever the card does."""
+
+    card: dict[str, Any]
+    version: int
+    subtitle: str | None
+    note: str | None
+
+    @property
+    def key(self) -> tuple[int, str | None, str | None]:
+        """Equal keys draw the same picture."""
+        return (self.version, self.subtitle, self.note)
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    start: int  # sample the speech went on air (may be negative after a clock restart)
+    speech: Speech
+
+
+class Programme:
+    """The room's output in order, as an endless audio stream with a timeline of cards and subtitles.
+
+    Args:
+        sample_rate: samples per second of the audio stream.
+        max_backlog_s: queued speech beyond this many seconds drops the oldest waiting utterance (a room
+            publishing faster than real time must not grow memory without bound).
+        linger_s: a subtitle stays this long after its speech ends, unless the next one starts.
+    """
+
+    def __init__(self, sample_rate: int, *, max_backlog_s: float = 120.0, linger_s: float = 0.6) -> None:
+        if sample_rate <= 0:
+            raise ValueError(f"sample_rate must be positive, got {sample_rate}")
+        self.sample_rate = sample_rate
+        self.max_backlog_s = max_backlog_s
+        self._linger = round(linger_s * sample_rate)
+        self._queue: deque[Speech | CardChange] = deque()
+        self._current: Speech | None = None
+        self._offset = 0  # samples of `_current` already read
+        self._sample = 0  # media position of the next sample read
+        self._card: dict[str, Any] = {}
+        self._version = 0
+        self._cards: deque[tuple[int, int, dict[str, Any]]] = deque([(0, 0, {})])
+        self._spans: deque[_Span] = deque()
+        self.spoken = 0
+        self.dropped = 0
+
+    @property
+    def backlog_seconds(self) -> float:
+        """Seconds of speech queued or still playing."""
+        queued = sum(item.samples for item in self._queue if isinstance(item, Speech))
+        playing = self._current.samples - self._offset if self._current else 0
+        return (queued + playing) / self.sample_rate
+
+    @property
+    def position(self) -> float:
+        """Media seconds of audio read since the clock (re)started."""
+        return self._sample / self.sample_rate
+
+    def queue_card(self, card: dict[str, Any]) -> None:
+        self._queue.append(CardChange(dict(card)))
+
+    def queue_speech(self, speech: Speech) -> None:
+        self._queue.append(speech)
+        while self.backlog_seconds > self.max_backlog_s:
+            oldest = next((item for item in self._queue if isinstance(item, Speech)), None)
+            if oldest is None or oldest is speech:
+                break
+            self._queue.remove(oldest)
+            self.dropped += 1
+            log.warning("broadcast backlog over %.0f s: dropped %r", self.max_backlog_s, oldest.text[:40])
+
+    def _take_next(self, at: int) -> None:
+        """Put queued items on air at sample ``at`` until a speech plays or the queue is empty."""
+        while self._queue and self._current is None:
+            item = self._queue.popleft()
+            if isinstance(item, CardChange):
+                self._card = item.card
+                self._version += 1
+                self._cards.append((at, self._version, item.card))
+            else:
+                self._current, self._offset = item, 0
+                self._spans.append(_Span(at, item))
+                self.spoken += 1
+
+    def read_audio(self, samples: int) -> bytes:
+        """The next ``samples`` samples of the programme: queued speech in order, silence in between."""
+        out = bytearray()
+        need = samples
+        while need > 0:
+            if self._current is None:
+                self._take_next(self._sample + len(out) // _BYTES_PER_SAMPLE)
+            current = self._current
+            if current is None:
+                out += bytes(need * _BYTES_PER_SAMPLE)
+                break
+            start = self._offset * _BYTES_PER_SAMPLE
+            chunk = current.pcm[start : start + need * _BYTES_PER_SAMPLE]
+            taken = len(chunk) // _BYTES_PER_SAMPLE
+            out += chunk[: taken * _BYTES_PER_SAMPLE]
+            self._offset += taken
+            need -= taken
+            if self._offset >= current.samples:
+                self._current = None
+        self._sample += samples
+        return bytes(out)
+
+    def on_air(self, t: float) -> OnAir:
+        """The card and subtitle at media time ``t`` seconds (times up to the audio read so far)."""
+        pos = round(t * self.sample_rate)
+        while len(self._cards) > 1 and self._cards[1][0] <= pos:
+            self._cards.popleft()
+        _, version, card = self._cards[0]
+        while len(self._spans) > 1 and self._spans[1].start <= pos:
+            self._spans.popleft()
+        subtitle: str | None = None
+        note: str | None = None
+        if self._spans:
+            span = self._spans[0]
+            end = span.start + span.speech.samples + self._linger
+            if span.start <= pos < end:
+                subtitle = _cue_text(span.speech, (pos - span.start) / self.sample_rate)
+                note = span.speech.note
+        return OnAir(card, version, subtitle, note)
+
+    def restart_clock(self) -> None:
+        """Media time starts again at 0 (a new encoder); what is on air stays on air."""
+        self._cards = deque([(0, self._version, self._card)])
+        self._spans.clear()
+        if self._current is not None:
+            self._spans.append(_Span(-self._offset, self._current))
+        self._sample = 0
+
+
+def _cue_text(speech: Speech, offset: float) -> str | None:
+    """The cue playing ``offset`` seconds into ``speech``: the last one started, else the first."""
+    if not speech.cues:
+        return speech.text or None
+    playing = speech.cues[0]
+    for cue in speech.cues:
+        if cue.start <= offset:
+            playing = cue
+        else:
+            break
+    return playing.text or speech.text or None

@@ -1,0 +1,403 @@
+"""Chat triage for one live room: which viewer messages the host answers, in which order, and once.
+
+A busy room gets hundreds of messages a second and most are not questions. `ChatTriage.offer` takes each
+message in microseconds and decides:
+
+1. drop what must never reach the host: empty text, adverts, abuse, spam (keyboard mashing, a viewer
+   repeating a question already queued);
+2. drop what is not a question (greetings, chit-chat, "666", emoji); "扣1" and other buying signals are
+   counted (`stats()["intent_to_buy"]`) so the host can see demand;
+3. rate-limit each viewer (user id, or nickname when the platform gives none);
+4. merge a question into a queued near-identical one (same link number or the same product, character
+   bigram Jaccard ≥ threshold, within `dedupe_window_s`): the group is answered once ("好几位问到…");
+   a question just answered is not queued again within the window;
+5. keep the queue bounded: when it is full the lowest-priority group goes (or the new one, if it is
+   lower still).
+
+`next_question` hands the director the best group: the product on screen first (its link number, or a
+bare "多少钱" / "有XL吗" asked while it was on screen), then the most asked, then the oldest; groups
+whose newest message is older than `max_age_s` are dropped as stale. Room events (enter, follow, gift,
+share, like) go through `offer_event`, which returns a rate-limited welcome or thanks line.
+
+Memory is bounded whatever the flood: at most `max_queue` groups of at most `max_group_messages`
+messages kept each (the count goes on), a bounded table of recent viewers, a bounded list of recently
+answered questions. All time comes from the injectable clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from agent.live.events import RoomEvent, ViewerMessage
+from agent.live.triage_acks import AckLine, Acknowledger
+from agent.live.triage_text import (
+    Signature,
+    is_abuse,
+    is_ad,
+    jaccard,
+    refers_to_screen,
+    sanitize_nickname,
+    signature,
+)
+from agent.live.triage_types import (
+    DROP_REASONS,
+    DropReason,
+    QuestionGroup,
+    TriageDecision,
+    TriageOptions,
+)
+from agent.pii import redact
+from agent.router import Route, RouteDecision
+from agent.router import classify as route_message
+from agent.textnorm import normalize_message
+
+__all__ = [
+    "DROP_REASONS",
+    "AckLine",
+    "ChatTriage",
+    "DropReason",
+    "QuestionGroup",
+    "TriageDecision",
+    "TriageOptions",
+]
+
+_QUESTION_ROUTES: frozenset[str] = frozenset(
+    {"product_question", "recommendation", "comparison", "after_sales"}
+)
+_SPAM_SIGNALS = frozenset({"gibberish", "no_words"})
+_RECENT_ANSWERED = 64
+
+
+@dataclass(slots=True, eq=False)
+class _Group:
+    gid: int
+    text: str
+    sig: Signature
+    sku_hint: str | None
+    after_sales: bool
+    route: Route
+    first_at: float
+    last_at: float
+    messages: list[ViewerMessage]
+    viewers: set[str]
+    count: int = 1
+
+
+class ChatTriage:
+    """The triage of one room's chat. Not thread-safe: one room, one event loop.
+
+    Args:
+        room_id: The room.
+        options: Limits and the acknowledgement policy.
+        clock: Monotonic seconds (injectable for tests).
+        classify: The router (`agent.router.classify`) or a stand-in with its signature.
+        link_map: Link number → sku of the room's products (`RoomPlan.link_map()`).
+    """
+
+    def __init__(
+        self,
+        room_id: str,
+        *,
+        options: TriageOptions | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        classify: Callable[..., RouteDecision] | None = None,
+        link_map: Mapping[int, str] | None = None,
+    ) -> None:
+        self.room_id = room_id
+        self.options = options or TriageOptions()
+        self.current_sku: str | None = None
+        self.link_map: dict[int, str] = dict(link_map or {})
+        self._clock = clock
+        self._classify = classify or route_message
+        self._groups: dict[int, _Group] = {}
+        self._by_link: dict[int | None, dict[int, _Group]] = {}  # the same groups, by link asked
+        self._next_gid = 0
+        self._answered: deque[tuple[float, Signature, str | None]] = deque(maxlen=_RECENT_ANSWERED)
+        self._viewers: OrderedDict[str, deque[float]] = OrderedDict()
+        self._intent_seconds: deque[list[int]] = deque(maxlen=61)
+        self.acks = Acknowledger(
+            self.options.ack, clock=clock, language=self.options.language, ttl_s=self.options.ack_ttl_s
+        )
+        self._offered = 0
+        self._queued = 0
+        self._merged = 0
+        self._dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
+        self._evicted = {"stale": 0, "queue_full": 0}
+        self._answered_groups = 0
+        self._answered_messages = 0
+        self._intent_to_buy = 0
+
+    # ----------------------------------------------------------------------------- chat messages
+
+    def offer(self, msg: ViewerMessage) -> TriageDecision:
+        """Triage one chat message. Never raises on odd input; every message gets a decision."""
+        self._offered += 1
+        now = self._clock()
+        limit = self.options.max_text_chars
+        raw = msg.text[: limit * 4] if len(msg.text) > limit * 4 else msg.text
+        if not raw.strip():
+            return self._drop("empty")
+        text = normalize_message(raw)[:limit]
+        if not text:
+            return self._drop("not_question")  # only emoji or stickers
+        if is_ad(text, normalized=True):
+            return self._drop("ad")
+        if is_abuse(text, normalized=True):
+            return self._drop("abuse")
+        decision = self._classify(text, lang=None)
+        signals = decision.signals
+        if "advert" in signals:
+            return self._drop("ad", decision.route)
+        if "abuse" in signals:
+            return self._drop("abuse", decision.route)
+        if _SPAM_SIGNALS.intersection(signals):
+            return self._drop("spam", decision.route)
+        if decision.route not in _QUESTION_ROUTES:
+            if "intent_to_buy" in signals:
+                self._count_intent(now)
+            return self._drop("not_question", decision.route)
+
+        nickname = sanitize_nickname(msg.nickname)
+        viewer = f"u:{msg.user_id}" if msg.user_id else f"n:{nickname}"
+        if not self._rate_allows(viewer, now):
+            return self._drop("rate_limited", decision.route)
+
+        sig = signature(text)
+        after_sales = decision.route == "after_sales"
+        sku_hint = self._sku_for(text, sig)
+        if not after_sales and self._recently_answered(sig, sku_hint, now):
+            return self._drop("recently_answered", decision.route)
+
+        group = self._find_similar(sig, sku_hint, after_sales, viewer, now)
+        if group is not None:
+            if viewer in group.viewers:
+                return self._drop("spam", decision.route)  # the same viewer asking the same again
+            group.count += 1
+            group.last_at = now
+            if group.sku_hint is None:
+                group.sku_hint = sku_hint
+            if len(group.messages) < self.options.max_group_messages:
+                group.messages.append(_for_display(msg, nickname))
+                group.viewers.add(viewer)
+            self._merged += 1
+            self._rate_record(viewer, now)
+            return TriageDecision("merged", "duplicate_merged", decision.route, group.count)
+
+        new = _Group(
+            gid=self._next_gid,
+            text=text,
+            sig=sig,
+            sku_hint=sku_hint,
+            after_sales=after_sales,
+            route=decision.route,
+            first_at=now,
+            last_at=now,
+            messages=[_for_display(msg, nickname)],
+            viewers={viewer},
+        )
+        self._next_gid += 1
+        self._drop_stale(now)
+        if len(self._groups) >= self.options.max_queue:
+            victim = min(self._groups.values(), key=self._keep_key)
+            if self._keep_key(new) <= self._keep_key(victim):
+                return self._drop("queue_full", decision.route)
+            self._remove(victim)
+            self._evicted["queue_full"] += victim.count
+        self._groups[new.gid] = new
+        self._by_link.setdefault(new.sig.link, {})[new.gid] = new
+        self._queued += 1
+        self._rate_record(viewer, now)
+        return TriageDecision("queued", None, decision.route, 1)
+
+    def next_question(self) -> QuestionGroup | None:
+        """Take the group to answer next, or None when nothing (fresh) is waiting."""
+        now = self._clock()
+        self._drop_stale(now)
+        if not self._groups:
+            return None
+        best = max(self._groups.values(), key=self._serve_key)
+        self._remove(best)
+        self._answered.append((now, best.sig, best.sku_hint))
+        self._answered_groups += 1
+        self._answered_messages += best.count
+        return QuestionGroup(
+            text=best.text,
+            public_text=redact(best.text, language="en" if best.text.isascii() else "zh"),
+            messages=tuple(best.messages),
+            count=best.count,
+            sku_hint=best.sku_hint,
+            link=best.sig.link,
+            after_sales=best.after_sales,
+            route=best.route,
+            waited_s=max(0.0, now - best.first_at),
+        )
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+    def clear(self) -> int:
+        """Forget every waiting question (e.g. when the room stops); returns how many groups went."""
+        dropped = len(self._groups)
+        self._groups.clear()
+        self._by_link.clear()
+        return dropped
+
+    # ----------------------------------------------------------------------------- room events
+
+    def offer_event(self, event: RoomEvent) -> AckLine | None:
+        """Count a room event; return a welcome or thanks line when the ack policy allows one now."""
+        return self.acks.offer(event)
+
+    def next_ack(self) -> AckLine | None:
+        """A batched acknowledgement that has become due, if any (poll between sentences)."""
+        return self.acks.next_line()
+
+    # ----------------------------------------------------------------------------- statistics
+
+    def stats(self) -> dict[str, Any]:
+        """Counters. `offered == accepted + dropped_total`; `accepted == queued + merged`;
+        accepted messages are in the queue, answered or evicted (`evicted` by stale / queue_full)."""
+        dropped_total = sum(self._dropped.values())
+        now = self._clock()
+        return {
+            "offered": self._offered,
+            "accepted": self._queued + self._merged,
+            "queued": self._queued,
+            "merged": self._merged,
+            "dropped": dict(self._dropped),
+            "dropped_total": dropped_total,
+            "evicted": dict(self._evicted),
+            "answered": self._answered_groups,
+            "answered_messages": self._answered_messages,
+            "queue": len(self._groups),
+            "queue_messages": sum(g.count for g in self._groups.values()),
+            "intent_to_buy": self._intent_to_buy,
+            "intent_to_buy_last_minute": sum(c for s, c in self._intent_seconds if now - s < 60),
+            "tracked_viewers": len(self._viewers),
+            "events": dict(self.acks.counts),
+            "acks": self.acks.lines,
+        }
+
+    # ----------------------------------------------------------------------------- internals
+
+    def _drop(self, reason: DropReason, route: Route | None = None) -> TriageDecision:
+        self._dropped[reason] += 1
+        return TriageDecision("dropped", reason, route)
+
+    def _sku_for(self, text: str, sig: Signature) -> str | None:
+        if sig.link is not None:
+            return self.link_map.get(sig.link)
+        if refers_to_screen(text, sig):
+            return self.current_sku
+        return None
+
+    def _on_screen(self, group: _Group) -> bool:
+        return self.current_sku is not None and group.sku_hint == self.current_sku
+
+    def _serve_key(self, group: _Group) -> tuple[bool, int, float, int]:
+        return self._on_screen(group), group.count, -group.first_at, -group.gid
+
+    def _keep_key(self, group: _Group) -> tuple[bool, int, float]:
+        # The group evicted from a full queue: off screen, fewest askers, then the oldest.
+        return self._on_screen(group), group.count, group.last_at
+
+    def _find_similar(
+        self, sig: Signature, sku_hint: str | None, after_sales: bool, viewer: str, now: float
+    ) -> _Group | None:
+        window = self.options.dedupe_window_s
+        threshold = self.options.dedupe_threshold
+        best: _Group | None = None
+        best_score = 0.0
+        for group in self._by_link.get(sig.link, {}).values():
+            if group.after_sales != after_sales or now - group.last_at > window:
+                continue
+            if after_sales and viewer not in group.viewers:
+                continue  # each viewer's after-sales issue is their own
+            if not _same_target(group.sig.link, group.sku_hint, sig.link, sku_hint):
+                continue
+            score = jaccard(group.sig.grams, sig.grams)
+            if score >= threshold and score > best_score:
+                best, best_score = group, score
+        return best
+
+    def _recently_answered(self, sig: Signature, sku_hint: str | None, now: float) -> bool:
+        window = self.options.dedupe_window_s
+        threshold = self.options.dedupe_threshold
+        for at, answered, answered_sku in reversed(self._answered):
+            if now - at > window:
+                break
+            if (
+                _same_target(answered.link, answered_sku, sig.link, sku_hint)
+                and jaccard(answered.grams, sig.grams) >= threshold
+            ):
+                return True
+        return False
+
+    def _drop_stale(self, now: float) -> None:
+        max_age = self.options.max_age_s
+        stale = [gid for gid, g in self._groups.items() if now - g.last_at > max_age]
+        for gid in stale:
+            group = self._groups[gid]
+            self._remove(group)
+            self._evicted["stale"] += group.count
+
+    def _remove(self, group: _Group) -> None:
+        del self._groups[group.gid]
+        bucket = self._by_link[group.sig.link]
+        del bucket[group.gid]
+        if not bucket:
+            del self._by_link[group.sig.link]
+
+    def _rate_allows(self, viewer: str, now: float) -> bool:
+        hits = self._viewers.get(viewer)
+        if hits is None:
+            return True
+        window = self.options.viewer_window_s
+        while hits and now - hits[0] >= window:
+            hits.popleft()
+        return len(hits) < self.options.viewer_max_questions
+
+    def _rate_record(self, viewer: str, now: float) -> None:
+        hits = self._viewers.get(viewer)
+        if hits is None:
+            hits = deque(maxlen=self.options.viewer_max_questions)
+            self._viewers[viewer] = hits
+        else:
+            self._viewers.move_to_end(viewer)
+        hits.append(now)
+        # The least recently active viewers sit at the front: forget the expired ones and any excess.
+        window = self.options.viewer_window_s
+        while self._viewers:
+            oldest_key, oldest = next(iter(self._viewers.items()))
+            expired = not oldest or now - oldest[-1] >= window
+            if not expired and len(self._viewers) <= self.options.max_tracked_viewers:
+                break
+            del self._viewers[oldest_key]
+
+    def _count_intent(self, now: float) -> None:
+        self._intent_to_buy += 1
+        second = int(now)
+        if self._intent_seconds and self._intent_seconds[-1][0] == second:
+            self._intent_seconds[-1][1] += 1
+        else:
+            self._intent_seconds.append([second, 1])
+
+
+def _for_display(msg: ViewerMessage, nickname: str) -> ViewerMessage:
+    """The message as kept in a group: sanitised nickname, personal data in the text redacted."""
+    shown = redact(msg.text)
+    if nickname == msg.nickname and shown == msg.text:
+        return msg
+    return replace(msg, nickname=nickname, text=shown)
+
+
+def _same_target(link_a: int | None, sku_a: str | None, link_b: int | None, sku_b: str | None) -> bool:
+    """Whether two questions may be about the same product: the same link number, or, with no link
+    number on either, the same product or one of them naming none ("卫衣有XL吗" and "有XL吗")."""
+    if link_a != link_b:
+        return False
+    return link_a is not None or sku_a is None or sku_b is None or sku_a == sku_b

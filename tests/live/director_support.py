@@ -1,0 +1,120 @@
+"""Shared pieces of the director, state and manager tests: controlled time, a fixed-duration TTS double,
+a recording bus and a demo catalog with a real answer pipeline (hash embedder)."""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from agent.live.events import OutputEvent
+from api.services import Services
+from api.settings import Settings
+from voice import AllEnginesFailed, Clip, Cue
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "samples" / "demo"
+
+
+class VirtualTime:
+    """Controlled time: `sleep` moves the clock forward and delivers every arrival that has become due.
+
+    Arrivals (questions, commands, a crash) are callables scheduled at virtual instants. The director
+    only looks at its inputs between utterances, so delivering an arrival at the end of the sleep that
+    spans it is what happens in real time too.
+    """
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self.sleeps: list[tuple[float, float]] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def at(self, when: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._due, (when, next(self._order), action))
+
+    def deliver(self) -> None:
+        while self._due and self._due[0][0] <= self.now:
+            _, _, action = heapq.heappop(self._due)
+            action()
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append((self.now, seconds))
+        self.now += max(0.0, seconds)
+        self.deliver()
+        await asyncio.sleep(0)
+
+
+class FixedClipTTS:
+    """A TTS double: silent clips whose duration grows with the text; fails on the texts it is told to."""
+
+    def __init__(
+        self, *, base: float = 0.5, per_char: float = 0.1, fail: Callable[[str], bool] | None = None
+    ) -> None:
+        self.base = base
+        self.per_char = per_char
+        self.fail = fail
+        self.calls: list[tuple[str, str | None]] = []
+
+    def duration(self, text: str) -> float:
+        return self.base + self.per_char * len(text)
+
+    async def synthesize(self, text: str, voice: str | None = None) -> Clip:
+        self.calls.append((text, voice))
+        if self.fail is not None and self.fail(text):
+            raise AllEnginesFailed(text, [("edge", "403 on handshake"), ("espeak", "not installed")])
+        seconds = self.duration(text)
+        return Clip(
+            audio=b"RIFF\x00\x00\x00\x00WAVE",
+            format="wav",
+            sample_rate=16000,
+            duration=seconds,
+            cues=(Cue(0.0, seconds, text),),
+            engine="fixed",
+            voice=voice or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    at: float
+    event: OutputEvent
+
+
+class RecordingBus:
+    """A bus double that keeps every event with the (virtual) time it was published."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.log: list[Published] = []
+
+    async def publish(self, event: OutputEvent) -> None:
+        self.log.append(Published(self._clock(), event))
+
+    def events(self, *kinds: str) -> list[OutputEvent]:
+        return [p.event for p in self.log if not kinds or p.event.kind in kinds]
+
+    def script_says(self) -> list[OutputEvent]:
+        return [e for e in self.events("say") if e.data.get("origin") == "script"]
+
+
+def demo_files() -> list[Path]:
+    return [DEMO / "products.jsonl", *sorted((DEMO / "policies").glob("*.md"))]
+
+
+@pytest.fixture(scope="session")
+def demo_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """A data dir with the demo catalog ingested (hash embedder): a real store and answer pipeline."""
+    data_dir = tmp_path_factory.mktemp("live-demo")
+    services = Services(Settings(data_dir=data_dir, embedder="hash", database_url=None))
+    services.ingest(demo_files(), "demo")
+    yield services
+    services.close()

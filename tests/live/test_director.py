@@ -1,0 +1,431 @@
+"""The director on controlled time: script order under interleaved questions and commands, restart
+resume, text-only speech when TTS fails, and the real espeak chain end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.live.director import Director, DirectorOptions
+from agent.live.events import Command, OutputEvent, Position, ViewerMessage
+from agent.live.plan import RoomPlan
+from agent.live.script import Script, ScriptBuilder
+from agent.live.state import RoomStateStore
+from agent.live.triage import ChatTriage, TriageOptions
+from api.services import Services
+from knowledge.store import create_engine_for
+from tests.live.director_support import FixedClipTTS, RecordingBus, VirtualTime, demo_services
+from voice import build_tts
+
+pytestmark = pytest.mark.unit
+
+__all__ = ["demo_services"]  # the fixture, imported so pytest finds it
+
+QUESTIONS = ["1号链接多少钱", "这个有XL吗", "2号链接是多少毫升的", "什么时候发货", "2号防晒适合油皮吗", "1号有灰色吗"]
+UTTERANCES = ("say", "answer", "ack")
+
+
+def make_plan(room_id: str, *, loop: bool = True, fillers: list[str] | None = None) -> RoomPlan:
+    return RoomPlan.model_validate(
+        {
+            "room_id": room_id,
+            "merchant": "demo",
+            "loop": loop,
+            "items": [
+                {"link": 1, "sku": "ZH-AP-001", "segments": ["hook", "price_offer", "call_to_action"]},
+                {"link": 2, "sku": "ZH-BE-001", "segments": ["hook", "intro", "call_to_action"]},
+            ],
+            "fillers": fillers or [],
+        }
+    )
+
+
+@dataclass
+class Room:
+    """One director wired to real triage, script builder, pipeline and state store, on virtual time."""
+
+    director: Director
+    bus: RecordingBus
+    tts: FixedClipTTS
+    time: VirtualTime
+    state: RoomStateStore
+    plan: RoomPlan
+    builder: ScriptBuilder
+    scripts: dict[int, Script] = field(default_factory=dict)
+
+    def script(self, loop: int) -> Script:
+        if loop not in self.scripts:
+            self.scripts[loop] = self.builder.build(self.plan, loop_index=loop)
+        return self.scripts[loop]
+
+    def next_position(self, pos: Position) -> Position:
+        following = self.script(pos.loop).next_position(pos)
+        if following is not None:
+            return following
+        first = self.script(pos.loop + 1).first_position()
+        assert first is not None
+        return first
+
+    def ask(self, number: int, text: str) -> None:
+        msg = ViewerMessage(self.plan.room_id, f"viewer{number}", text, user_id=f"u{number}")
+        if self.director.triage.offer(msg).accepted:  # type: ignore[attr-defined]
+            self.director.notify()
+
+
+def build_room(
+    services: Services,
+    state: RoomStateStore,
+    plan: RoomPlan,
+    time: VirtualTime,
+    *,
+    tts: FixedClipTTS | None = None,
+    options: DirectorOptions | None = None,
+) -> Room:
+    tts = tts or FixedClipTTS()
+    bus = RecordingBus(time.clock)
+    builder = ScriptBuilder(services.store)
+    triage = ChatTriage(
+        plan.room_id, options=TriageOptions.for_plan(plan), clock=time.clock, link_map=plan.link_map()
+    )
+    director = Director(
+        plan,
+        script_builder=builder,
+        triage=triage,
+        pipeline=services.pipeline,
+        tts=tts,
+        bus=bus,
+        state=state,
+        catalog=services.store,
+        options=options or DirectorOptions(idle_poll_s=0.5),
+        sleep=time.sleep,
+        clock=time.clock,
+    )
+    return Room(director, bus, tts, time, state, plan, builder)
+
+
+@pytest.fixture(scope="module")
+def state_store(tmp_path_factory: pytest.TempPathFactory) -> RoomStateStore:
+    engine = create_engine_for(f"sqlite:///{tmp_path_factory.mktemp('rooms') / 'rooms.db'}")
+    store = RoomStateStore(engine)
+    store.create_schema()
+    return store
+
+
+def utterances(room: Room) -> list[tuple[float, OutputEvent]]:
+    return [(p.at, p.event) for p in room.bus.log if p.event.kind in UTTERANCES]
+
+
+def played_for(room: Room, event: OutputEvent) -> float:
+    if event.audio is not None:
+        return event.audio.duration
+    return room.director.reading_time(str(event.data["text"]))
+
+
+# -- the property: any interleaving of questions and commands keeps the show in order -------------------
+@dataclass(frozen=True)
+class Arrival:
+    at: float
+    kind: str  # question | pause | resume | skip_to | say_now
+    arg: int = 0
+
+
+arrivals_strategy = st.lists(
+    st.builds(
+        Arrival,
+        at=st.floats(min_value=0.0, max_value=90.0, allow_nan=False),
+        kind=st.sampled_from(["question", "question", "question", "pause", "resume", "skip_to", "say_now"]),
+        arg=st.integers(min_value=0, max_value=50),
+    ),
+    max_size=14,
+)
+
+
+def schedule(room: Room, arrivals: list[Arrival], horizon: float) -> dict[str, list[tuple[float, Any]]]:
+    """Schedule arrivals; returns what arrived when, by kind (say_now texts, skip links)."""
+    seen: dict[str, list[tuple[float, Any]]] = {k: [] for k in ("pause", "resume", "skip_to", "say_now", "stop")}
+    director = room.director
+    for i, a in enumerate(sorted(arrivals, key=lambda a: a.at)):
+        if a.kind == "question":
+            room.time.at(a.at, lambda i=i, a=a: room.ask(i, QUESTIONS[a.arg % len(QUESTIONS)]))
+        elif a.kind == "say_now":
+            text = f"插播一句：第{i}条主播口播"
+            seen["say_now"].append((a.at, text))
+            room.time.at(a.at, lambda text=text: director.command(Command(director.room_id, "say_now", text)))
+        elif a.kind == "skip_to":
+            link = 1 + a.arg % 2
+            seen["skip_to"].append((a.at, link))
+            room.time.at(a.at, lambda link=link: director.command(Command(director.room_id, "skip_to", str(link))))
+        else:
+            seen[a.kind].append((a.at, None))
+            room.time.at(a.at, lambda k=a.kind: director.command(Command(director.room_id, k)))
+    seen["stop"].append((horizon, None))
+    room.time.at(horizon, director.stop)
+    return seen
+
+
+def check_show(room: Room, seen: dict[str, list[tuple[float, Any]]]) -> None:
+    said = utterances(room)
+    stop_at = seen["stop"][0][0]
+    # 1. Nothing cuts an utterance short: the next one starts when the previous clip has played.
+    for (t0, e0), (t1, _) in zip(said, said[1:], strict=False):
+        assert t1 >= t0 + played_for(room, e0) - 1e-9, (e0.kind, e0.data["text"])
+    # 2. Script sentences in script order, without gaps or repeats; a skip restarts at its product.
+    says = [(t, e) for t, e in said if e.kind == "say" and e.data.get("origin") == "script"]
+    first = room.script(0).first_position()
+    expected = first
+    previous_at = -1.0
+    for t, e in says:
+        skips = [link for at, link in seen["skip_to"] if previous_at < at <= t]
+        if skips:
+            loop = expected.loop if expected is not None else 0
+            expected = room.script(loop).position_of_link(skips[-1])
+        assert Position.from_dict(e.data["position"]) == expected
+        assert e.data["text"] == room.script(expected.loop).sentence(expected)
+        expected = room.next_position(expected)
+        previous_at = t
+    # 3. A say_now is the first utterance after it arrives (in arrival order), unless stop came first.
+    operator = [(t, e) for t, e in said if e.data.get("origin") == "operator"]
+    spoken = [str(e.data["text"]) for _, e in operator]
+    due = [text for at, text in seen["say_now"] if at < stop_at]
+    assert spoken == due
+    for at, text in seen["say_now"]:
+        if at >= stop_at:
+            continue
+        after = [e for t, e in said if t >= at]
+        assert after, "a say_now was never said"
+        assert after[0].data.get("origin") == "operator"
+        assert text in spoken
+    # 4. Paused rooms say nothing but the operator's lines; nothing after stop either.
+    for at, _ in seen["pause"]:
+        resumed = min((r for r, _ in seen["resume"] if r > at), default=float("inf"))
+        for t, e in said:
+            if at <= t < resumed:
+                assert e.data.get("origin") == "operator", (at, t, e.kind, e.data.get("text"))
+    for t, e in said:
+        if t >= stop_at:
+            assert e.data.get("origin") == "operator"
+    # 5. Every answer is whole and has its questions; the triage handed out exactly these groups.
+    answers = [e for _, e in said if e.kind == "answer"]
+    for e in answers:
+        assert e.data["questions"] and str(e.data["text"]).strip()
+        assert e.audio is not None and e.audio.duration == room.tts.duration(str(e.data["text"]))
+    stats = room.director.triage.stats()
+    assert len(answers) == stats["answered"]
+    assert room.director.finished and room.director.status == "stopped"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(arrivals=arrivals_strategy)
+def test_interleaved_questions_and_commands_keep_the_show_in_order(
+    demo_services: Services, state_store: RoomStateStore, arrivals: list[Arrival]
+) -> None:
+    time = VirtualTime()
+    room = build_room(demo_services, state_store, make_plan(f"p-{uuid.uuid4().hex[:8]}"), time)
+    seen = schedule(room, arrivals, horizon=100.0)
+    time.deliver()  # what arrives at 0.0 is there before the show starts
+    asyncio.run(asyncio.wait_for(room.director.run(), 30))
+    check_show(room, seen)
+
+
+# -- restart: cancel the task anywhere, a new director resumes at the next unsaid sentence -------------
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cut=st.floats(min_value=0.1, max_value=70.0, allow_nan=False),
+    questions=st.lists(st.floats(min_value=0.0, max_value=90.0, allow_nan=False), max_size=5),
+)
+def test_a_restart_resumes_at_the_next_unsaid_sentence(
+    demo_services: Services, state_store: RoomStateStore, cut: float, questions: list[float]
+) -> None:
+    plan = make_plan(f"r-{uuid.uuid4().hex[:8]}")
+    time = VirtualTime()
+    first = build_room(demo_services, state_store, plan, time)
+    for i, at in enumerate(questions):
+        if at < cut:
+            time.at(at, lambda i=i: first.ask(i, QUESTIONS[i % len(QUESTIONS)]))
+
+    async def crash_then_resume() -> Room:
+        task = asyncio.create_task(first.director.run())
+        time.at(cut, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 30)
+        second = build_room(demo_services, state_store, plan, time)
+        time.at(cut + 40.0, second.director.stop)
+        await asyncio.wait_for(second.director.run(), 30)
+        return second
+
+    second = asyncio.run(crash_then_resume())
+    before = [(p.at, p.event) for p in first.bus.log if p.event.kind == "say"]
+    after = second.bus.script_says()
+    assert after, "the resumed room said nothing"
+    resumed_at = Position.from_dict(after[0].data["position"])
+    if before:
+        last_at, last = before[-1]
+        last_pos = Position.from_dict(last.data["position"])
+        finished = last_at + played_for(first, last) <= cut
+        # Cut while a sentence played: that one sentence again; otherwise the next one.
+        assert resumed_at == (first.next_position(last_pos) if finished else last_pos)
+    else:
+        assert resumed_at == first.script(0).first_position()
+    # From there on, script order without gaps or repeats.
+    expected = resumed_at
+    for e in after:
+        assert Position.from_dict(e.data["position"]) == expected
+        expected = first.next_position(expected)
+    # The product card goes up again for the resumed product.
+    assert second.bus.events()[1].kind == "product"
+
+
+async def test_an_answer_waits_for_the_sentence_and_the_script_resumes_after_it(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    room = build_room(demo_services, state_store, make_plan(f"a-{uuid.uuid4().hex[:8]}"), time)
+    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
+    time.at(30.0, room.director.stop)
+    await room.director.run()
+    said = utterances(room)
+    kinds = [e.kind for _, e in said]
+    answer_index = kinds.index("answer")
+    t_first, first = said[0]
+    # The question came in during the first sentence: the answer follows it, not before its end.
+    assert answer_index == 1
+    assert said[1][0] == pytest.approx(t_first + first.audio.duration if first.audio else 0.0)
+    answer = said[1][1]
+    assert "159" in str(answer.data["text"])
+    assert answer.data["questions"] == [{"nickname": "viewer1", "text": "1号链接多少钱"}]
+    # Then the second sentence of the script, exactly.
+    script = room.script(0)
+    assert said[2][1].data["position"] == script.next_position(script.first_position() or Position()).to_dict()  # type: ignore[arg-type]
+    product = room.bus.events("product")[0]
+    assert product.data["price"] == "¥159" and product.data["list_price"] == "¥229"
+    assert product.data["link"] == 1 and product.data["stock_state"] == "in_stock"
+
+
+async def test_tts_failure_publishes_text_only_and_the_show_goes_on(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    tts = FixedClipTTS(fail=lambda text: "链接" in text)
+    plan = make_plan(f"f-{uuid.uuid4().hex[:8]}", loop=False)
+    room = build_room(demo_services, state_store, plan, time, tts=tts)
+    lines = list(room.script(0).lines())
+    time.at(200.0, room.director.stop)
+    await room.director.run()
+    says = room.bus.script_says()
+    assert [e.data["text"] for e in says] == [text for *_, text in lines]
+    silent = [e for e in says if e.audio is None]
+    assert silent and all("链接" in str(e.data["text"]) for e in silent)
+    assert all(e.audio is not None for e in says if "链接" not in str(e.data["text"]))
+    assert room.director.counters["tts_failures"] == len(silent)
+    # A text-only line stays up for its reading time.
+    start = {id(p.event): p.at for p in room.bus.log}
+    for e, nxt in zip(says, says[1:], strict=False):
+        if e.audio is None:
+            assert start[id(nxt)] - start[id(e)] >= room.director.reading_time(str(e.data["text"])) - 1e-9
+
+
+async def test_end_of_a_non_looping_show_idles_with_fillers_and_still_answers(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    plan = make_plan(f"i-{uuid.uuid4().hex[:8]}", loop=False, fillers=["欢迎新进来的宝宝，点点关注不迷路。"])
+    room = build_room(
+        demo_services, state_store, plan, time, options=DirectorOptions(idle_poll_s=0.5, filler_after_s=10.0)
+    )
+    script_end = sum(room.tts.duration(text) for *_, text in room.script(0).lines())
+    time.at(script_end + 3.0, lambda: room.ask(7, "2号链接多少钱"))
+    time.at(script_end + 40.0, room.director.stop)
+    await room.director.run()
+    said = utterances(room)
+    origins = [e.data.get("origin", e.kind) for _, e in said]
+    n_script = len(list(room.script(0).lines()))
+    assert origins[:n_script] == ["script"] * n_script
+    assert "answer" in origins[n_script:] and "filler" in origins[n_script:]
+    assert origins.count("filler") >= 2
+    fillers = [t for (t, e) in said if e.data.get("origin") == "filler"]
+    assert all(b - a >= 10.0 for a, b in zip(fillers, fillers[1:], strict=False))
+    assert any(e.kind == "state" and e.data["idle"] for e in room.bus.events("state"))
+
+
+async def test_skip_and_pause_validate_their_arguments(demo_services: Services, state_store: RoomStateStore) -> None:
+    room = build_room(demo_services, state_store, make_plan("v-room"), VirtualTime())
+    with pytest.raises(ValueError, match="has no link 9"):
+        room.director.skip_to(9)
+    with pytest.raises(ValueError, match="link number"):
+        room.director.command(Command("v-room", "skip_to", "abc"))
+    with pytest.raises(ValueError, match="needs a line"):
+        room.director.command(Command("v-room", "say_now", "  "))
+    with pytest.raises(ValueError, match="sent to room"):
+        room.director.command(Command("other", "pause"))
+    room.director.command(Command("v-room", "skip_to", "2号链接"))
+    assert room.director.snapshot()["pending_commands"] == 1
+
+
+async def test_operator_lines_pass_compliance(demo_services: Services, state_store: RoomStateStore) -> None:
+    time = VirtualTime()
+    room = build_room(demo_services, state_store, make_plan(f"c-{uuid.uuid4().hex[:8]}"), time)
+    time.at(0.5, lambda: room.director.say_now("这是全网最低价的卫衣，大家快来拍。"))
+    time.at(20.0, room.director.stop)
+    await room.director.run()
+    operator = [e for e in room.bus.events("say") if e.data.get("origin") == "operator"]
+    assert len(operator) == 1
+    assert "最低价" not in str(operator[0].data["text"])
+
+
+# -- the real offline chain: espeak-ng through voice.build_tts ------------------------------------------
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_espeak_chain_speaks_the_script_and_an_answer(
+    demo_services: Services, state_store: RoomStateStore, tmp_path: Path
+) -> None:
+    tts = build_tts("espeak", cache_dir=tmp_path / "tts-cache")
+    time = VirtualTime()
+    plan = RoomPlan.model_validate(
+        {
+            "room_id": f"e-{uuid.uuid4().hex[:8]}",
+            "merchant": "demo",
+            "loop": False,
+            "items": [{"link": 1, "sku": "ZH-AP-001", "segments": ["hook", "price_offer"]}],
+        }
+    )
+    bus = RecordingBus(time.clock)
+    triage = ChatTriage(plan.room_id, options=TriageOptions.for_plan(plan), clock=time.clock, link_map=plan.link_map())
+    builder = ScriptBuilder(demo_services.store)
+    director = Director(
+        plan,
+        script_builder=builder,
+        triage=triage,
+        pipeline=demo_services.pipeline,
+        tts=tts,
+        bus=bus,
+        state=state_store,
+        catalog=demo_services.store,
+        sleep=time.sleep,
+        clock=time.clock,
+    )
+    time.at(0.2, lambda: triage.offer(ViewerMessage(plan.room_id, "小美", "这个多少钱", user_id="u1")))
+    script = builder.build(plan)
+    total = sum(1 for _ in script.lines())
+    time.at(120.0, director.stop)
+    await director.run()
+    says = bus.script_says()
+    assert [e.data["text"] for e in says] == [text for *_, text in script.lines()]
+    assert len(says) == total
+    answers = bus.events("answer")
+    assert len(answers) == 1 and "159" in str(answers[0].data["text"])
+    for e in [*says, *answers]:
+        assert e.audio is not None and e.audio.engine == "espeak"
+        assert e.audio.duration > 0.3 and e.audio.data and e.audio.cues
+    # The show waited exactly the clips' durations (plus idle polls at the end).
+    played = [s for _, s in time.sleeps]
+    for e in [*says, *answers]:
+        assert e.audio is not None and e.audio.duration in played
+    assert director.counters["tts_failures"] == 0
