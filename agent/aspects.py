@@ -27,7 +27,7 @@ Aspect = Literal[
 _PATTERNS: dict[Aspect, re.Pattern[str]] = {
     "price": re.compile(
         r"\d+(?:\.\d+)?\s*(?:元|块|刀|美元|dollars?|bucks)|"
-        r"多少钱|多钱|价格|价钱|几块|几元|多少米|售价|现价|到手价|优惠|便宜|贵不贵|贵吗|划算|折扣|打折|活动价|原价|"
+        r"多少钱|多钱|价格|什么价|啥价|多少[?？!！。~\s]*$|卖多少|价钱|几块|几元|多少米|售价|现价|到手价|优惠|便宜|贵不贵|贵吗|划算|折扣|打折|活动价|原价|"
         r"how much(?= (?:is|are|does|do|for|would|will|it|they|\$)|\?|$)|price|cost|\$|¥|cheap|discount|deal|on sale|expensive",
         re.I,
     ),
@@ -38,7 +38,7 @@ _PATTERNS: dict[Aspect, re.Pattern[str]] = {
     ),
     # Case-sensitive on purpose: a lone S, M or L is a size only in capitals ("有M码吗", "size M").
     "variants": re.compile(
-        r"(?<![A-Za-z'])[SML](?![A-Za-z'])|"
+        r"(?<![A-Za-z'])[SML](?![A-Za-z0-9'])|"
         r"(?i:尺码|尺寸|码数|(?<![a-z])(?:xxs|xs|xl|xxl|xxxl|[2-5]xl)(?![a-z])|[sml]码|大码|小码|颜色|色号|什么色|"
         r"红色|黑色|白色|蓝色|粉色|灰色|绿色|黄色|紫色|米色|卡其|规格|款式|口味|味道|容量|克装|"
         r"\bsizes?\b|colou?rs?|\b(?:red|black|white|blue|pink|grey|gray|green|yellow|purple|beige)\b|"

@@ -190,6 +190,8 @@ class FocusOptions:
 
     min_score: float = 0.32
     clarify_margin: float = 0.02
+    #: Within this distance of the best match, a listing in the question's language is preferred.
+    language_margin: float = 0.05
 
 
 def link_number(text: str, *, in_room: bool = False) -> int | None:
@@ -217,6 +219,7 @@ def resolve_focus(
     pinned_sku: str | None = None,
     room: RoomContext | None = None,
     options: FocusOptions | None = None,
+    language: str = "",
 ) -> Focus:
     """Decide the product in focus for `question`. Pure apart from the retriever calls."""
     opts = options or FocusOptions()
@@ -261,6 +264,13 @@ def resolve_focus(
         near = next(h for h in ranked if h.sku == memory_sku)
         if top.score - near.score <= opts.clarify_margin:
             return Focus(memory_sku, "memory", score=near.score)
+    if len(ranked) > 1 and language:
+        # Twin listings in two languages ("轻薄羽绒服" and "packable down jacket") score alike: a
+        # close call goes to the listing in the shopper's language.
+        close = [h for h in ranked if top.score - h.score < opts.language_margin]
+        own = [h for h in close if retriever.product_language(h.sku) == language]
+        if len(close) > 1 and len(own) == 1:
+            return Focus(own[0].sku, "search", score=own[0].score)
     if len(ranked) > 1 and top.score - ranked[1].score < opts.clarify_margin:
         return Focus(top.sku, "search", candidates=tuple(h.sku for h in ranked[:3]), score=top.score)
     return Focus(top.sku, "search", score=top.score)

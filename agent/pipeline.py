@@ -428,6 +428,7 @@ class AnswerPipeline:
                 pinned_sku=pinned_sku,
                 room=room,
                 options=self.options.focus,
+                language=lang,
             )
         result.focus_method = focus.method
         if focus.unknown_link and focus.link_number is not None:

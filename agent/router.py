@@ -63,6 +63,7 @@ class RouteDecision:
 _ZH_QUESTION = re.compile(
     r"呢\s*$|吗|(?<![什怎这那多要])么|嘛|什么|怎么|咋|哪|几|多少|多久|为啥|为什么|谁|如何|啥|能不能|有没有|是不是|(\w)不\1"
 )
+_OWN_CONTACT = re.compile(r"\bmy (?:e-?mail|email address|phone|number)\b|我的(?:邮箱|电话|手机号?)", re.I)
 _EN_QUESTION = re.compile(
     r"^(how|what|what'?s|whats|when|where|which|why|who|is|are|do|does|did|can|could|will|would|should|any)\b"
 )
@@ -96,7 +97,8 @@ def _route_prepared(prepared: PreparedText) -> RouteDecision:
         return _decide("other", 0.8, [*signals, "no_words"])
     finding = detect_after_sales(prepared)
     # An e-mail or an account id inside a refund request is contact detail, not an advert.
-    if cx.ADVERT.search(text) and not finding.is_after_sales:
+    own_contact = bool(_OWN_CONTACT.search(text))  # "my email is …": the shopper's own, not an advert
+    if cx.ADVERT.search(text) and not finding.is_after_sales and not own_contact:
         return _decide("other", 0.9, [*signals, "advert"])
     signals.extend(finding.signals)
     if finding.is_after_sales:

@@ -43,7 +43,7 @@ _VALUE_TAIL = {
     "金": "gold",
     "银": "silver",
 }
-_SIZE = re.compile(r"(?<![A-Za-z])(XXS|XS|S|M|L|XL|XXL|XXXL|[2-5]XL)(?![A-Za-z])", re.I)
+_SIZE = re.compile(r"(?<![A-Za-z0-9])(XXS|XS|S|M|L|XL|XXL|XXXL|[2-5]XL)(?![A-Za-z0-9])", re.I)
 # Numeric sizes: "27码", "44号", "size 9", "US 10.5", "EU42".
 _NUMERIC_SIZE = re.compile(
     r"(\d{1,2}(?:\.5)?)\s*(?:码|号|寸)|\b(?:size|us|eu|uk)\s*(\d{1,2}(?:\.5)?)\b", re.I
@@ -134,22 +134,27 @@ def match_variants(product: Product, question: str) -> VariantQuery:
     if colour:
         named.append(colour)
 
-    def option_hit(variant: Variant) -> bool:
-        checks: list[bool] = []
-        for value in variant.options.values():
-            v = value.strip()
-            if not _is_size_value(v) and _names_value(v, lowered):
-                checks.append(True)
-            elif _is_size_value(v):
-                if sizes:
-                    checks.append(_size_key(v) in sizes)
-            elif colour is not None and _value_family(v) is not None:
-                checks.append(_value_family(v) == colour)
-            elif len(v) >= 2 and v.lower() in lowered:
-                checks.append(True)
-        return bool(checks) and all(checks)
+    def value_named(value: str) -> bool:
+        v = value.strip()
+        if _is_size_value(v):
+            return bool(sizes) and _size_key(v) in sizes
+        if _names_value(v, lowered):
+            return True
+        family = _value_family(v)
+        return colour is not None and family == colour
 
-    matched = tuple(v for v in product.variants if option_hit(v))
+    # For every option the question names a value of (colour, size, flavour …), the variant must
+    # have one of the named values: "black 32x32" is Black/32x32, not every black or every 32x32.
+    named_by_option: dict[str, set[str]] = {}
+    for variant in product.variants:
+        for option, value in variant.options.items():
+            if value_named(value):
+                named_by_option.setdefault(option, set()).add(value)
+    matched = tuple(
+        v
+        for v in product.variants
+        if named_by_option and all(v.options.get(o) in values for o, values in named_by_option.items())
+    )
     # Other option values named literally ("原味", "500g", "Matcha").
     for variant in matched:
         for value in variant.options.values():

@@ -213,6 +213,13 @@ v领 | v-neck
 可水洗,可机洗 | washable,machine washable
 洗碗机 | dishwasher
 烤箱 | oven
+电压,伏 | voltage,volt,volts,dual voltage
+加热,热的 | heat,heating,heated,hot
+保冷,冰 | keeps cold,cold,ice
+无麸质,麸质 | gluten-free,gluten
+礼品包装,包装成礼物 | gift wrap,gift wrapping,gift-wrapped
+尺码准,偏大,偏小,码数准 | true to size,runs small,runs large,size advice
+碳酸饮料,可乐,汽水 | carbonated,soda,fizzy drinks
 微波炉 | microwave
 飞机,登机,上飞机 | plane,flight,airplane,carry-on,airline
 游泳 | swim,swimming

@@ -89,6 +89,11 @@ class HybridRetriever:
         """Skus the question names by sku, title, model number or brand + type; [] when none."""
         return [m.sku for m in self._tables().lookup.match(query)]
 
+    def product_language(self, sku: str) -> str:
+        """The language of a product's listing ("zh", "en", … or "" when unknown)."""
+        tables = self._tables()
+        return tables.entry_langs.get(sku, "")
+
     def search(self, query: str, k: int = 5, *, skus: Collection[str] | None = None) -> list[Hit]:
         """The k best passages for the question, optionally only those of the given products."""
         tables = self._tables()
@@ -309,6 +314,7 @@ class _Tables:
         self.skus = [e.sku for e in entries]
         self.index_of = {sku: i for i, sku in enumerate(self.skus)}
         self.product_langs = lang_codes([e.lang for e in entries])
+        self.entry_langs = {e.sku: e.lang[:2] for e in entries}
         self.passage_langs = lang_codes([r.passage.locale for r in gen.records])
         self.row_product = np.array(
             [self.index_of.get(r.sku, -1) if r.sku is not None else -1 for r in gen.records], dtype=np.int64

@@ -309,7 +309,8 @@ class Director:
             await self._say(script, text)
             return
         if self.plan.loop and settle(script, Position(self._position.loop)).item < len(script.items):
-            await self._next_loop()
+            self._next_loop()
+            self._persist()
             return
         await self._idle_step()
 
@@ -394,12 +395,11 @@ class Director:
         }
         await self._speak("say", text, data, counter="said", advance_from=pos)
 
-    async def _next_loop(self) -> None:
+    def _next_loop(self) -> None:
         loop = self._position.loop + 1
         self._script = self._builder.build(self.plan, loop_index=loop)
         self._position = settle(self._script, Position(loop, 0, 0, 0))
         self._counters["loops"] += 1
-        self._persist()
 
     async def _idle_step(self) -> None:
         if not self._idle:
@@ -451,7 +451,10 @@ class Director:
         self._last_spoke = self._clock()
         self._idle = False
         if advance_from is not None:
-            self._position = advance(self._current_script(), advance_from)
+            script = self._current_script()
+            self._position = advance(script, advance_from)
+            if self.plan.loop and self._position.item >= len(script.items):
+                self._next_loop()  # a looping show is in its next loop as soon as the last sentence ends
         self._counters[counter] = self._counters.get(counter, 0) + 1
         self._persist()
         utterances = sum(self._counters[c] for c in ("said", "answered", "acks", "operator", "fillers"))

@@ -300,6 +300,9 @@ HOST_PERSONAL = alt(
     words(
         r"where are you from",
         r"how old are you",
+        r"how tall are you",
+        r"how much do you weigh",
+        r"(你|主播)(多高|多重|几岁)",
         r"are you (single|married|real|a bot)",
         r"what'?s your name",
         r"you'?re (so )?(pretty|beautiful|funny|cute|gorgeous|hot)",

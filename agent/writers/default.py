@@ -75,7 +75,7 @@ class TemplateWriter(Writer):
                 else:
                     unanswered = True
         if aspects.policy:
-            lines = best_policy_lines(request.question, ev.policies)
+            lines = best_policy_lines(request.question, ev.policies, language=lang)
             if lines:
                 parts.append(_policy(lines[0].text, lines[0].citation, lang))
                 cites.append(lines[0].citation)

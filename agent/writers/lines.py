@@ -476,10 +476,13 @@ def best_product_lines(
     naming = f"{product.brand} {product.title} {product.sku}"
     asked = question_terms(question, naming=naming)
     lines = _product_lines(product)
+    bar = MIN_COVERAGE
     if not asked:
-        # Only title words ("适合敏感肌吗" about a cream whose title says 敏感肌): the title answers.
+        # Only title words ("Stormshell雨衣防水吗" about a "Waterproof Rain Jacket"): a detail line that
+        # repeats the word (its rating) answers best, the title itself at worst.
         asked = question_terms(question)
         lines = [*lines, (product.title, Citation(sku=product.sku, field="title"))]
+        bar = 0.5
     if not asked:
         return []
     prior_by_field = {
@@ -488,7 +491,7 @@ def best_product_lines(
     scored: list[Line] = []
     for text, citation in lines:
         coverage = _coverage(asked, text)
-        if coverage < MIN_COVERAGE:
+        if coverage < bar:
             continue
         prior = prior_by_field.get(citation.field, 0.0)
         scored.append(Line(text, citation, coverage + 0.1 * max(prior, 0.0)))
@@ -506,17 +509,30 @@ _TIME_SPAN = re.compile(
 )
 
 
-def best_policy_lines(question: str, policies: Sequence[Hit], *, limit: int = 2) -> list[Line]:
+_CURRENCY = {"zh": re.compile(r"[¥￥]|元|人民币|CNY", re.I), "en": re.compile(r"\$|USD|dollars?", re.I)}
+
+
+def best_policy_lines(
+    question: str, policies: Sequence[Hit], *, limit: int = 2, language: str = ""
+) -> list[Line]:
     """The policy sentences that answer `question`, best first.
 
-    A "when / how long" question prefers the sentences that state a time span.
+    A "when / how long" question prefers the sentences that state a time span; a shop with two
+    storefronts states terms per currency, so a line in the shopper's currency wins over the other's.
     """
     terms = question_terms(question)
     wants_time = bool(_ASKS_WHEN.search(question))
+    own = _CURRENCY.get(language)
+    other = next((p for lang, p in _CURRENCY.items() if lang != language), None) if own else None
     scored: list[Line] = []
     for text, citation, prior in _hit_lines(policies):
         overlap = _coverage(terms, text)
         bonus = 0.3 if wants_time and _TIME_SPAN.search(text) else 0.0
+        if own is not None and other is not None:
+            if own.search(text):
+                bonus += 0.15
+            elif other.search(text):
+                bonus -= 0.3
         scored.append(Line(text, citation, overlap + 0.5 * max(prior, 0.0) + bonus))
     scored.sort(key=lambda line: line.score, reverse=True)
     return scored[:limit]

@@ -152,11 +152,15 @@ def test_room_page_plays_utterances_in_seq_order_and_shows_viewer_text_as_text(
     assert played == published[first : first + len(played)]
     clips = [c for c in room["clips"] if c["seq"] in played]
     assert all(c["audible"] for c in clips), "each clip was decoded and played through the AudioContext"
+    back_to_back = 0
     for before, after in zip(clips, clips[1:], strict=False):
         end = before["start"] + before["duration"]
         assert after["start"] >= end - 1e-6, f"clip {after['seq']} overlaps clip {before['seq']}"
-        if after["queuedAt"] < end:  # it arrived while the previous clip played: back to back, no gap
-            assert after["start"] == pytest.approx(end, abs=1e-3)
+        if after["queuedAt"] + SCHEDULE_LEAD_S <= end:  # arrived while the previous one played:
+            assert after["start"] == pytest.approx(end, abs=1e-6)  # back to back, no gap
+            back_to_back += 1
+    # The playout buffer absorbs the director's synthesis time, so sentences follow without gaps.
+    assert back_to_back >= 1, clips
 
     # The answer bubble shows exactly the nickname, question and answer the room sent, as text: the
     # markup in the question is visible as characters, and no element was created from it or run.
