@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
-DEB_PACKAGES := espeak-ng ffmpeg sox chromium fonts-noto-cjk
+DEB_PACKAGES := espeak-ng ffmpeg sox chromium fonts-noto-cjk nginx libnginx-mod-rtmp
 export ANCHOR_DATA_DIR ?= ./var
 
 .PHONY: setup system-deps demo test lint typecheck pytest bench clean
@@ -19,10 +19,11 @@ system-deps:
 	@missing=""; \
 	for bin in espeak-ng ffmpeg sox chromium; do command -v $$bin >/dev/null 2>&1 || missing="yes"; done; \
 	fc-list 2>/dev/null | grep -qi "noto sans cjk" || missing="yes"; \
+	[ -f /usr/lib/nginx/modules/ngx_rtmp_module.so ] || missing="yes"; \
 	if [ -n "$$missing" ]; then \
 		echo ">> installing Debian packages: $(DEB_PACKAGES)"; \
 		SUDO=""; [ "$$(id -u)" = "0" ] || SUDO="sudo"; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PACKAGES) >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(DEB_PACKAGES) >/dev/null; \
 	fi
 
 $(VENV)/bin/python:

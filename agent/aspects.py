@@ -27,13 +27,14 @@ Aspect = Literal[
 _PATTERNS: dict[Aspect, re.Pattern[str]] = {
     "price": re.compile(
         r"\d+(?:\.\d+)?\s*(?:元|块|刀|美元|dollars?|bucks)|"
-        r"多少钱|多钱|价格|什么价|啥价|多少[?？!！。~\s]*$|卖多少|价钱|几块|几元|多少米|售价|现价|到手价|优惠|便宜|贵不贵|贵吗|划算|折扣|打折|活动价|原价|"
+        r"多少钱|多钱|价格|什么价|啥价|(?:^|的|号)多少[?？!！。~\s]*$|卖多少|价钱|几块|几元|多少米|售价|现价|到手价|优惠|便宜|贵不贵|贵吗|划算|折扣|打折|活动价|原价|"
         r"how much(?= (?:is|are|does|do|for|would|will|it|they|\$)|\?|$)|price|cost|\$|¥|cheap|discount|deal|on sale|expensive",
         re.I,
     ),
     "stock": re.compile(
         r"有货|没货|现货|库存|还有吗|还有没有|有没有货|卖完|售罄|断货|补货|缺货|剩|抢光|"
-        r"in stock|out of stock|sold out|available|availability|left|restock|back in stock",
+        r"in stock|out of stock|sold out|available|availability|left|restock|back in stock|"
+        r"(?:do|does) (?:you|they) (?:still )?(?:have|sell|carry)|still have|you got",
         re.I,
     ),
     # Case-sensitive on purpose: a lone S, M or L is a size only in capitals ("有M码吗", "size M").
@@ -94,9 +95,18 @@ def detect_aspects(text: str) -> AspectSet:
         and re.search(r"有.{0,6}吗|还有|有没有|available|have", text, re.I)
     ):
         found.append("stock")
+    if _FIT.search(text):
+        # "尺码准吗", "run true to size": advice about fit is a spec, not a list of sizes.
+        found = [a for a in found if a not in ("variants", "stock")] + ["spec"]
     if not found:
         found.append("spec" if _looks_like_spec(text) else "general")
-    return AspectSet(tuple(found))
+    return AspectSet(tuple(dict.fromkeys(found)))
+
+
+_FIT = re.compile(
+    r"尺码准|码数准|偏大|偏小|正码|true to size|runs? (?:small|large|big)|size advice|fit (?:small|large)",
+    re.I,
+)
 
 
 _SPEC = re.compile(

@@ -214,6 +214,8 @@ v领 | v-neck
 洗碗机 | dishwasher
 烤箱 | oven
 电压,伏 | voltage,volt,volts,dual voltage
+电机,马达 | motor
+功率,瓦数 | power,wattage,watt,watts
 加热,热的 | heat,heating,heated,hot
 保冷,冰 | keeps cold,cold,ice
 无麸质,麸质 | gluten-free,gluten

@@ -16,6 +16,13 @@ position moves past a sentence only once it has finished.
 
 A TTS failure never silences the room: the event is published without audio (the subtitles still show)
 and the director waits the text's reading time instead of the clip's duration.
+
+Commands: ``pause`` silences the room after the utterance in progress (no sentences, answers or acks;
+an operator's ``say_now`` is still said); ``skip_to(link)`` moves the position to that product's first
+sentence; ``stop`` ends the task and persists the room as stopped. A restart with a different plan
+starts that plan from its beginning; a looping show moves to the next loop (newly worded script) as soon
+as the last sentence of a loop has played; a non-looping show then idles, answering questions and saying
+the plan's fillers every ``filler_after_s``.
 """
 
 from __future__ import annotations
@@ -504,13 +511,13 @@ class Director:
 
     def _restore(self) -> None:
         plan_data = self.plan.model_dump(mode="json")
-        record = self._state.load(self.room_id) if self._resume else None
+        record = self._state.load(self.room_id)
         same_plan = record is not None and RoomStateStore.plan_text(record.plan) == RoomStateStore.plan_text(
             plan_data
         )
-        if record is not None:
+        if record is not None:  # seq keeps increasing across restarts, whatever the plan
             self._seq = record.counters.get("seq", 0) + self.options.seq_restart_gap
-        if record is not None and same_plan:
+        if record is not None and same_plan and self._resume:
             self._counters.update({k: v for k, v in record.counters.items() if k != "seq"})
             self._position = record.position
             self._status = "paused" if record.status == "paused" else "running"

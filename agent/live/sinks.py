@@ -100,8 +100,12 @@ def ffmpeg_command(
     out_fps = encoder.output_fps or fps
     gop = max(1, out_fps * 2)  # a keyframe every 2 s: HLS segments and RTMP joins start clean
     rate = encoder.video_bitrate
-    video_in = f"-thread_queue_size 64 -f rawvideo -pix_fmt rgb24 -video_size {w}x{h} -framerate {fps}"
-    audio_in = f"-thread_queue_size 512 -f s16le -ar {sample_rate} -ac 1"
+    # Raw inputs carry their layout on the command line: no probing, so the encoder starts at once.
+    probe = "-probesize 32 -analyzeduration 0"
+    video_in = (
+        f"{probe} -thread_queue_size 64 -f rawvideo -pix_fmt rgb24 -video_size {w}x{h} -framerate {fps}"
+    )
+    audio_in = f"{probe} -thread_queue_size 512 -f s16le -ar {sample_rate} -ac 1"
     video_out = (
         f"-c:v libx264 -preset {encoder.preset} -tune zerolatency -pix_fmt yuv420p -r {out_fps} -g {gop} "
         f"-keyint_min {gop} -sc_threshold 0 -b:v {rate} -maxrate {rate} -bufsize {rate}"

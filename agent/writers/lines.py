@@ -257,6 +257,30 @@ _EN_STOP = frozenset(
         "re",
         "ve",
         "m",
+        "actually",
+        "really",
+        "still",
+        "even",
+        "ever",
+        "exactly",
+        "definitely",
+        "ok",
+        "okay",
+        "hi",
+        "hey",
+        "thanks",
+        "thank",
+        "take",
+        "bring",
+        "use",
+        "work",
+        "works",
+        "put",
+        "need",
+        "want",
+        "like",
+        "able",
+        "free",
     ]
 )
 # Chinese question words and fillers, longest first so "多长时间" goes before "多长".
@@ -406,9 +430,14 @@ def question_terms(question: str, *, naming: str = "") -> list[Term]:
         terms.append(Term(match.forms))
     text = _strip(text, sorted(naming_tokens, key=len, reverse=True))
     text = _strip(text, _ZH_STOP)
+    chinese_listing = bool(naming) and bool(_CJK_RUN.search(naming))
     for word in _LATIN.findall(text):
-        if word not in _EN_STOP and not word.isdigit():
-            terms.append(Term((word,)))
+        if word in _EN_STOP or word.isdigit():
+            continue
+        if chinese_listing and not any(ch.isdigit() for ch in word):
+            # A Chinese listing cannot contain the English words; only glossary terms and codes can meet it.
+            continue
+        terms.append(Term((word,)))
     for run in _CJK_RUN.findall(text):
         if len(run) == 1 or (naming and not _CJK_RUN.search(naming)):
             # An English listing cannot contain the Chinese words; only glossary terms can meet it.
@@ -494,7 +523,9 @@ def best_product_lines(
         if coverage < bar:
             continue
         prior = prior_by_field.get(citation.field, 0.0)
-        scored.append(Line(text, citation, coverage + 0.1 * max(prior, 0.0)))
+        # The title only names the product: any detail line that reaches the bar says more.
+        penalty = 0.6 if citation.field == "title" else 0.0
+        scored.append(Line(text, citation, coverage + 0.1 * max(prior, 0.0) - penalty))
     scored.sort(key=lambda line: line.score, reverse=True)
     return scored[:limit]
 

@@ -382,38 +382,40 @@ async def room_socket(websocket: WebSocket, room_id: str) -> None:
     feed = feeds.feed(room_id)
     viewer = feed.join(_parse_after(websocket.query_params.get("after")))
     sender = asyncio.create_task(_send_frames(websocket, feed, viewer))
-    receiver = asyncio.create_task(_receive_chat(websocket, services, room_id))
     try:
-        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
-        closing: tuple[int, str] | None = None
-        for task in done:
-            if not task.cancelled() and task.exception() is None:
-                closing = task.result() or closing
+        closing = await _receive_chat(websocket, services, room_id)
     finally:
         feed.leave(viewer)
-        for task in (sender, receiver):
-            task.cancel()
-        await asyncio.gather(sender, receiver, return_exceptions=True)
-    if closing is not None and websocket.application_state == WebSocketState.CONNECTED:
+        sender.cancel()
+        await asyncio.wait([sender])
+    if closing is not None:
+        await _close(websocket, closing)
+
+
+async def _close(websocket: WebSocket, closing: tuple[int, str]) -> None:
+    if websocket.application_state == WebSocketState.CONNECTED:
         with contextlib.suppress(Exception):
             await websocket.close(*closing)
 
 
-async def _send_frames(websocket: WebSocket, feed: RoomFeed, viewer: Viewer) -> tuple[int, str] | None:
-    """Send the hello and then the viewer's frames until its queue is closed or it falls too far behind."""
+async def _send_frames(websocket: WebSocket, feed: RoomFeed, viewer: Viewer) -> None:
+    """Send the hello, then the viewer's frames; close the socket when the feed ends (server stopping)
+    or the viewer falls too far behind (the receiving side then sees the disconnect)."""
     hello = {"kind": "hello", "room_id": feed.room_id, "seq": feed.last_seq}
-    await websocket.send_text(json.dumps(hello, ensure_ascii=False))
     too_slow = viewer.max_queue * 4
-    while True:
-        frame = await viewer.next()
-        if frame is None:
-            return (CLOSE_GOING_AWAY, "the room feed closed (server stopping)")
-        if viewer.dropped > too_slow:
-            return (CLOSE_TOO_SLOW, "this connection is too slow to follow the room")
-        try:
+    try:
+        await websocket.send_text(json.dumps(hello, ensure_ascii=False))
+        while True:
+            frame = await viewer.next()
+            if frame is None:
+                await _close(websocket, (CLOSE_GOING_AWAY, "the room feed closed (server stopping)"))
+                return
+            if viewer.dropped > too_slow:
+                await _close(websocket, (CLOSE_TOO_SLOW, "this connection is too slow to follow the room"))
+                return
             await websocket.send_text(frame.text)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            return None
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return
 
 
 class _ChatGuard:
@@ -470,7 +472,10 @@ async def _receive_chat(websocket: WebSocket, services: Services, room_id: str) 
     guard = _ChatGuard(services.settings)
     connection = "ws-" + secrets.token_hex(4)
     while True:
-        message = await websocket.receive()
+        try:
+            message = await websocket.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            return None
         if message["type"] == "websocket.disconnect":
             return None
         raw = message.get("text")

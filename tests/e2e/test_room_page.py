@@ -4,6 +4,7 @@ one AudioContext in seq order without overlaps, viewer text shown as text, and t
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -153,7 +154,7 @@ def test_room_page_plays_utterances_in_seq_order_and_shows_viewer_text_as_text(
     clips = [c for c in room["clips"] if c["seq"] in played]
     assert all(c["audible"] for c in clips), "each clip was decoded and played through the AudioContext"
     back_to_back = 0
-    for before, after in zip(clips, clips[1:], strict=False):
+    for before, after in itertools.pairwise(clips):
         end = before["start"] + before["duration"]
         assert after["start"] >= end - 1e-6, f"clip {after['seq']} overlaps clip {before['seq']}"
         if after["queuedAt"] + SCHEDULE_LEAD_S <= end:  # arrived while the previous one played:

@@ -31,14 +31,14 @@ class VirtualTime:
 
     def __init__(self) -> None:
         self.now = 0.0
-        self._due: list[tuple[float, int, Callable[[], None]]] = []
+        self._due: list[tuple[float, int, Callable[[], object]]] = []
         self._order = itertools.count()
         self.sleeps: list[tuple[float, float]] = []
 
     def clock(self) -> float:
         return self.now
 
-    def at(self, when: float, action: Callable[[], None]) -> None:
+    def at(self, when: float, action: Callable[[], object]) -> None:
         heapq.heappush(self._due, (when, next(self._order), action))
 
     def deliver(self) -> None:

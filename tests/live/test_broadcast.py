@@ -17,6 +17,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -54,7 +55,9 @@ async def _speech_events(tmp_path: Path) -> list[OutputEvent]:
             2,
             "say",
             {"text": "欢迎来到直播间"},
-            AudioRef(wav, "wav", first.sample_rate, first.duration, (Cue(0, first.duration, "欢迎来到直播间"),)),
+            AudioRef(
+                wav, "wav", first.sample_rate, first.duration, (Cue(0, first.duration, "欢迎来到直播间"),)
+            ),
         ),
         OutputEvent(
             ROOM,
@@ -66,7 +69,7 @@ async def _speech_events(tmp_path: Path) -> list[OutputEvent]:
     ]
 
 
-def _probe(url: str, *, timeout: float = 20.0) -> dict:
+def _probe(url: str, *, timeout: float = 20.0) -> dict[str, Any]:
     # A live RTMP stream has no end: 3 s of media is enough to see both streams.
     live = ["-analyzeduration", "3000000"] if url.startswith("rtmp://") else []
     out = subprocess.run(
@@ -76,7 +79,8 @@ def _probe(url: str, *, timeout: float = 20.0) -> dict:
         timeout=timeout,
         check=True,
     )
-    return json.loads(out.stdout)
+    info: dict[str, Any] = json.loads(out.stdout)
+    return info
 
 
 def _audio_levels(playlist: Path, window: float = 0.1) -> np.ndarray:
@@ -90,7 +94,8 @@ def _audio_levels(playlist: Path, window: float = 0.1) -> np.ndarray:
     samples = np.frombuffer(raw, dtype="<i2").astype(np.float64) / 32768.0
     n = int(16000 * window)
     blocks = samples[: len(samples) // n * n].reshape(-1, n)
-    return np.sqrt((blocks**2).mean(axis=1))
+    levels: np.ndarray = np.sqrt((blocks**2).mean(axis=1))
+    return levels
 
 
 def _frames(playlist: Path) -> np.ndarray:
@@ -147,7 +152,7 @@ async def test_hls_programme_has_video_audio_speech_and_subtitles(tmp_path: Path
     # The subtitle band shows text while the first sentence plays and is gone by the end.
     frames = _frames(sink.playlist_path)
     layout = card_layout(SIZE)
-    assert _bright(frames[1], layout.subtitle) > 100
+    assert _bright(frames[2], layout.subtitle) > 100  # t = 1 s, inside the first sentence
     assert _bright(frames[-1], layout.subtitle) == 0
     assert _bright(frames[-1], layout.title) > 100  # the product card stays up
 
@@ -278,3 +283,19 @@ async def test_rtmp_push_is_readable_from_nginx_while_streaming(tmp_path: Path, 
     assert status.restarts == 0
     assert status.spoken >= 1
     assert "test" not in status.target  # the stream key is not shown
+
+
+async def test_unreachable_rtmp_server_is_reported_without_the_stream_key() -> None:
+    reports: list[BroadcastStatus] = []
+    url = f"rtmp://127.0.0.1:{_free_port()}/live/SECRET-KEY"  # nothing listens there
+    caster = Broadcaster(RtmpSink(url), size=(320, 180), backoff=(0.2, 0.5), on_report=reports.append)
+    async with caster:
+        deadline = time.monotonic() + 8
+        while len(reports) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+    assert len(reports) >= 2  # it keeps trying, and reports each failure
+    assert reports[0].last_exit_code not in (None, 0)
+    assert reports[0].last_error is not None
+    assert "refused" in reports[0].last_error.lower()
+    assert reports[1].restarts >= 1
+    assert all("SECRET" not in line for line in [*caster.log, reports[0].last_error])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.live.director import Director, DirectorOptions
-from agent.live.events import Command, OutputEvent, Position, ViewerMessage
+from agent.live.events import Command, CommandKind, OutputEvent, Position, ViewerMessage
 from agent.live.plan import RoomPlan
 from agent.live.script import Script, ScriptBuilder
 from agent.live.state import RoomStateStore
@@ -29,7 +31,14 @@ pytestmark = pytest.mark.unit
 
 __all__ = ["demo_services"]  # the fixture, imported so pytest finds it
 
-QUESTIONS = ["1号链接多少钱", "这个有XL吗", "2号链接是多少毫升的", "什么时候发货", "2号防晒适合油皮吗", "1号有灰色吗"]
+QUESTIONS = [
+    "1号链接多少钱",
+    "这个有XL吗",
+    "2号链接是多少毫升的",
+    "什么时候发货",
+    "2号防晒适合油皮吗",
+    "1号有灰色吗",
+]
 UTTERANCES = ("say", "answer", "ack")
 
 
@@ -150,22 +159,26 @@ arrivals_strategy = st.lists(
 
 def schedule(room: Room, arrivals: list[Arrival], horizon: float) -> dict[str, list[tuple[float, Any]]]:
     """Schedule arrivals; returns what arrived when, by kind (say_now texts, skip links)."""
-    seen: dict[str, list[tuple[float, Any]]] = {k: [] for k in ("pause", "resume", "skip_to", "say_now", "stop")}
+    seen: dict[str, list[tuple[float, Any]]] = {
+        k: [] for k in ("pause", "resume", "skip_to", "say_now", "stop")
+    }
     director = room.director
+    room_id = director.room_id
     for i, a in enumerate(sorted(arrivals, key=lambda a: a.at)):
         if a.kind == "question":
-            room.time.at(a.at, lambda i=i, a=a: room.ask(i, QUESTIONS[a.arg % len(QUESTIONS)]))
+            room.time.at(a.at, functools.partial(room.ask, i, QUESTIONS[a.arg % len(QUESTIONS)]))
         elif a.kind == "say_now":
             text = f"插播一句：第{i}条主播口播"
             seen["say_now"].append((a.at, text))
-            room.time.at(a.at, lambda text=text: director.command(Command(director.room_id, "say_now", text)))
+            room.time.at(a.at, functools.partial(director.command, Command(room_id, "say_now", text)))
         elif a.kind == "skip_to":
             link = 1 + a.arg % 2
             seen["skip_to"].append((a.at, link))
-            room.time.at(a.at, lambda link=link: director.command(Command(director.room_id, "skip_to", str(link))))
+            room.time.at(a.at, functools.partial(director.command, Command(room_id, "skip_to", str(link))))
         else:
             seen[a.kind].append((a.at, None))
-            room.time.at(a.at, lambda k=a.kind: director.command(Command(director.room_id, k)))
+            kind: CommandKind = a.kind  # type: ignore[assignment]
+            room.time.at(a.at, functools.partial(director.command, Command(room_id, kind)))
     seen["stop"].append((horizon, None))
     room.time.at(horizon, director.stop)
     return seen
@@ -175,7 +188,7 @@ def check_show(room: Room, seen: dict[str, list[tuple[float, Any]]]) -> None:
     said = utterances(room)
     stop_at = seen["stop"][0][0]
     # 1. Nothing cuts an utterance short: the next one starts when the previous clip has played.
-    for (t0, e0), (t1, _) in zip(said, said[1:], strict=False):
+    for (t0, e0), (t1, _) in itertools.pairwise(said):
         assert t1 >= t0 + played_for(room, e0) - 1e-9, (e0.kind, e0.data["text"])
     # 2. Script sentences in script order, without gaps or repeats; a skip restarts at its product.
     says = [(t, e) for t, e in said if e.kind == "say" and e.data.get("origin") == "script"]
@@ -215,11 +228,14 @@ def check_show(room: Room, seen: dict[str, list[tuple[float, Any]]]) -> None:
     # 5. Every answer is whole and has its questions; the triage handed out exactly these groups.
     answers = [e for _, e in said if e.kind == "answer"]
     for e in answers:
-        assert e.data["questions"] and str(e.data["text"]).strip()
-        assert e.audio is not None and e.audio.duration == room.tts.duration(str(e.data["text"]))
+        assert e.data["questions"]
+        assert str(e.data["text"]).strip()
+        assert e.audio is not None
+        assert e.audio.duration == room.tts.duration(str(e.data["text"]))
     stats = room.director.triage.stats()
     assert len(answers) == stats["answered"]
-    assert room.director.finished and room.director.status == "stopped"
+    assert room.director.finished
+    assert room.director.status == "stopped"
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -249,7 +265,7 @@ def test_a_restart_resumes_at_the_next_unsaid_sentence(
     first = build_room(demo_services, state_store, plan, time)
     for i, at in enumerate(questions):
         if at < cut:
-            time.at(at, lambda i=i: first.ask(i, QUESTIONS[i % len(QUESTIONS)]))
+            time.at(at, functools.partial(first.ask, i, QUESTIONS[i % len(QUESTIONS)]))
 
     async def crash_then_resume() -> Room:
         task = asyncio.create_task(first.director.run())
@@ -303,10 +319,14 @@ async def test_an_answer_waits_for_the_sentence_and_the_script_resumes_after_it(
     assert answer.data["questions"] == [{"nickname": "viewer1", "text": "1号链接多少钱"}]
     # Then the second sentence of the script, exactly.
     script = room.script(0)
-    assert said[2][1].data["position"] == script.next_position(script.first_position() or Position()).to_dict()  # type: ignore[arg-type]
+    second = script.next_position(script.first_position() or Position())
+    assert second is not None
+    assert said[2][1].data["position"] == second.to_dict()
     product = room.bus.events("product")[0]
-    assert product.data["price"] == "¥159" and product.data["list_price"] == "¥229"
-    assert product.data["link"] == 1 and product.data["stock_state"] == "in_stock"
+    assert product.data["price"] == "¥159"
+    assert product.data["list_price"] == "¥229"
+    assert product.data["link"] == 1
+    assert product.data["stock_state"] == "in_stock"
 
 
 async def test_tts_failure_publishes_text_only_and_the_show_goes_on(
@@ -322,12 +342,13 @@ async def test_tts_failure_publishes_text_only_and_the_show_goes_on(
     says = room.bus.script_says()
     assert [e.data["text"] for e in says] == [text for *_, text in lines]
     silent = [e for e in says if e.audio is None]
-    assert silent and all("链接" in str(e.data["text"]) for e in silent)
+    assert silent
+    assert all("链接" in str(e.data["text"]) for e in silent)
     assert all(e.audio is not None for e in says if "链接" not in str(e.data["text"]))
     assert room.director.counters["tts_failures"] == len(silent)
     # A text-only line stays up for its reading time.
     start = {id(p.event): p.at for p in room.bus.log}
-    for e, nxt in zip(says, says[1:], strict=False):
+    for e, nxt in itertools.pairwise(says):
         if e.audio is None:
             assert start[id(nxt)] - start[id(e)] >= room.director.reading_time(str(e.data["text"])) - 1e-9
 
@@ -348,14 +369,17 @@ async def test_end_of_a_non_looping_show_idles_with_fillers_and_still_answers(
     origins = [e.data.get("origin", e.kind) for _, e in said]
     n_script = len(list(room.script(0).lines()))
     assert origins[:n_script] == ["script"] * n_script
-    assert "answer" in origins[n_script:] and "filler" in origins[n_script:]
+    assert "answer" in origins[n_script:]
+    assert "filler" in origins[n_script:]
     assert origins.count("filler") >= 2
     fillers = [t for (t, e) in said if e.data.get("origin") == "filler"]
-    assert all(b - a >= 10.0 for a, b in zip(fillers, fillers[1:], strict=False))
+    assert all(b - a >= 10.0 for a, b in itertools.pairwise(fillers))
     assert any(e.kind == "state" and e.data["idle"] for e in room.bus.events("state"))
 
 
-async def test_skip_and_pause_validate_their_arguments(demo_services: Services, state_store: RoomStateStore) -> None:
+async def test_skip_and_pause_validate_their_arguments(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
     room = build_room(demo_services, state_store, make_plan("v-room"), VirtualTime())
     with pytest.raises(ValueError, match="has no link 9"):
         room.director.skip_to(9)
@@ -397,7 +421,9 @@ async def test_espeak_chain_speaks_the_script_and_an_answer(
         }
     )
     bus = RecordingBus(time.clock)
-    triage = ChatTriage(plan.room_id, options=TriageOptions.for_plan(plan), clock=time.clock, link_map=plan.link_map())
+    triage = ChatTriage(
+        plan.room_id, options=TriageOptions.for_plan(plan), clock=time.clock, link_map=plan.link_map()
+    )
     builder = ScriptBuilder(demo_services.store)
     director = Director(
         plan,
@@ -420,12 +446,17 @@ async def test_espeak_chain_speaks_the_script_and_an_answer(
     assert [e.data["text"] for e in says] == [text for *_, text in script.lines()]
     assert len(says) == total
     answers = bus.events("answer")
-    assert len(answers) == 1 and "159" in str(answers[0].data["text"])
+    assert len(answers) == 1
+    assert "159" in str(answers[0].data["text"])
     for e in [*says, *answers]:
-        assert e.audio is not None and e.audio.engine == "espeak"
-        assert e.audio.duration > 0.3 and e.audio.data and e.audio.cues
+        assert e.audio is not None
+        assert e.audio.engine == "espeak"
+        assert e.audio.duration > 0.3
+        assert e.audio.data
+        assert e.audio.cues
     # The show waited exactly the clips' durations (plus idle polls at the end).
     played = [s for _, s in time.sleeps]
     for e in [*says, *answers]:
-        assert e.audio is not None and e.audio.duration in played
+        assert e.audio is not None
+        assert e.audio.duration in played
     assert director.counters["tts_failures"] == 0

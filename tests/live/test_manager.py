@@ -19,7 +19,7 @@ from agent.live.events import Command, OutputEvent, Position, RoomEvent, ViewerM
 from agent.live.manager import RoomFactory, RoomManager, RoomRunningError, UnknownRoomError
 from agent.live.plan import RoomPlan
 from agent.live.state import RoomStateStore
-from agent.live.triage import TriageDecision
+from agent.live.triage import AckLine, TriageDecision
 from api.services import Services
 from knowledge.store import create_engine_for
 from tests.live.director_support import FixedClipTTS, demo_services
@@ -94,7 +94,8 @@ async def test_rooms_run_independently(demo_services: Services, state: RoomState
         await until(lambda: a.counters["said"] >= 3 and b.counters["said"] >= 3)
         manager.command("room-b", Command("room-b", "pause"))
         decision = manager.offer("room-a", ViewerMessage("room-a", "小美", "1号链接多少钱", user_id="u1"))
-        assert isinstance(decision, TriageDecision) and decision.accepted
+        assert isinstance(decision, TriageDecision)
+        assert decision.accepted
         await until(lambda: b.status == "paused" and a.counters["answered"] == 1)
         said_b = b.counters["said"]
         await until(lambda: a.counters["said"] >= said_b + 10)
@@ -104,14 +105,16 @@ async def test_rooms_run_independently(demo_services: Services, state: RoomState
         assert [info.status for info in manager.list()] == ["running", "paused"]
         await manager.shutdown()
         events_a, events_b = drain(sub_a), drain(sub_b)
-    assert {e.room_id for e in events_a} == {"room-a"} and {e.room_id for e in events_b} == {"room-b"}
+    assert {e.room_id for e in events_a} == {"room-a"}
+    assert {e.room_id for e in events_b} == {"room-b"}
     for events in (events_a, events_b):
         seqs = [e.seq for e in events]
         assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
     answers = [e for e in events_a if e.kind == "answer"]
-    assert len(answers) == 1 and "159" in str(answers[0].data["text"])
+    assert len(answers) == 1
+    assert "159" in str(answers[0].data["text"])
     assert not [e for e in events_b if e.kind == "answer"]
-    assert [e.data["sku"] for e in events_b if e.kind == "product"][0] == "ZH-EL-001"
+    assert next(e.data["sku"] for e in events_b if e.kind == "product") == "ZH-EL-001"
     # Persisted: a running and a paused room, both resumable.
     assert {r.room_id: r.status for r in state.list()} == {"room-a": "running", "room-b": "paused"}
 
@@ -140,7 +143,8 @@ async def test_resume_all_continues_each_room_at_its_persisted_position(
         assert resumed_a is not None
         await until(lambda: resumed_a.counters["said"] >= persisted["room-a"].counters["said"] + 2)
         resumed_b = second.get("room-b")
-        assert resumed_b is not None and resumed_b.status == "paused"
+        assert resumed_b is not None
+        assert resumed_b.status == "paused"
         await second.shutdown()
         says = [e for e in drain(sub) if e.kind == "say"]
     # The first sentence after the restart is the persisted next unsaid one.
@@ -164,23 +168,33 @@ async def test_commands_chat_and_room_events_reach_the_right_room(
         with pytest.raises(ValueError, match="has no link 5"):
             manager.command("room-a", Command("room-a", "skip_to", "5"))
         line = manager.offer("room-a", RoomEvent("room-a", "follow", "小王"))
-        assert line is not None and "小王" in line.text  # type: ignore[union-attr]
+        assert isinstance(line, AckLine)
+        assert "小王" in line.text
         dropped = manager.offer("room-a", ViewerMessage("room-a", "x", "666666"))
-        assert isinstance(dropped, TriageDecision) and not dropped.accepted
+        assert isinstance(dropped, TriageDecision)
+        assert not dropped.accepted
         manager.command("room-a", Command("room-a", "skip_to", "2"))
         manager.command("room-a", Command("room-a", "say_now", "大家稍等，马上为大家上新品。"))
         await until(lambda: a.counters["operator"] == 1 and a.counters["acks"] == 1)
+        said = a.counters["said"]
+        await until(lambda: a.counters["said"] >= said + 2)
         assert await manager.stop("room-a")
         assert not await manager.stop("room-a")
-        assert manager.get("room-a") is None and a.finished and a.status == "stopped"
+        assert manager.get("room-a") is None
+        assert a.finished
+        assert a.status == "stopped"
         events = drain(sub)
     kinds = [(e.kind, e.data.get("origin")) for e in events]
-    assert ("ack", None) in kinds and ("say", "operator") in kinds
+    assert ("ack", None) in kinds
+    assert ("say", "operator") in kinds
     # After the skip, the script goes on from link 2's first sentence.
     op = kinds.index(("say", "operator"))
     after = [e for e in events[op:] if e.kind == "say" and e.data.get("origin") == "script"]
-    if after:
-        assert after[0].data["link"] == 2 and after[0].data["position"]["segment"] == 0
-    assert events[-1].kind == "state" and events[-1].data["status"] == "stopped"
+    assert after[0].data["link"] == 2
+    assert after[0].data["position"]["segment"] == 0
+    assert after[0].data["position"]["sentence"] == 0
+    assert events[-1].kind == "state"
+    assert events[-1].data["status"] == "stopped"
     record = state.load("room-a")
-    assert record is not None and record.status == "stopped"
+    assert record is not None
+    assert record.status == "stopped"

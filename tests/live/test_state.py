@@ -18,7 +18,10 @@ from knowledge.store import create_engine_for
 
 pytestmark = pytest.mark.unit
 
-PG_URLS = ("postgresql+psycopg://postgres@127.0.0.1:5432/test", "postgresql+psycopg://root@127.0.0.1:5432/test")
+PG_URLS = (
+    "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    "postgresql+psycopg://root@127.0.0.1:5432/test",
+)
 
 PLAN = {"room_id": "r1", "merchant": "demo", "items": [{"link": 1, "sku": "ZH-AP-001"}], "loop": True}
 
@@ -55,8 +58,10 @@ def open_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Call
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
+        url = (
+            make_url(base)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
         )
 
     def factory() -> Engine:
@@ -88,11 +93,13 @@ def test_save_and_load_round_trip_across_a_restart(open_engine: Callable[[], Eng
     reopened = RoomStateStore(open_engine())
     record = reopened.load("r1")
     assert record is not None
-    assert record.merchant == "demo" and record.plan == PLAN
+    assert record.merchant == "demo"
+    assert record.plan == PLAN
     assert record.status == "running"
     assert record.position == Position(2, 1, 3, 4)
     assert record.counters == {"said": 17, "seq": 40}
-    assert record.updated_at is not None and record.updated_at.tzinfo is not None
+    assert record.updated_at is not None
+    assert record.updated_at.tzinfo is not None
 
 
 def test_progress_updates_the_row_and_saving_again_replaces_it(open_engine: Callable[[], Engine]) -> None:
@@ -106,7 +113,9 @@ def test_progress_updates_the_row_and_saving_again_replaces_it(open_engine: Call
     other = {**PLAN, "loop": False}
     store.save("r1", merchant="demo", plan=other, status="stopped", position=Position(1), counters={})
     record = store.load("r1")
-    assert record is not None and record.plan == other and record.status == "stopped"
+    assert record is not None
+    assert record.plan == other
+    assert record.status == "stopped"
     assert len(store.list()) == 1
 
 
@@ -120,7 +129,8 @@ def test_list_filters_by_status_and_merchant(open_engine: Callable[[], Engine]) 
     assert [r.room_id for r in store.list(merchant="m1")] == ["b", "c"]
     assert store.set_status("c", "running")
     assert [r.room_id for r in store.list(status="running")] == ["b", "c"]
-    assert store.delete("b") and not store.delete("b")
+    assert store.delete("b")
+    assert not store.delete("b")
     assert store.load("b") is None
 
 
