@@ -41,8 +41,8 @@ _PATTERNS: dict[Aspect, re.Pattern[str]] = {
     "variants": re.compile(
         r"(?<![A-Za-z'])[SML](?![A-Za-z0-9'])|"
         r"(?i:尺码|尺寸|码数|(?<![a-z])(?:xxs|xs|xl|xxl|xxxl|[2-5]xl)(?![a-z])|[sml]码|大码|小码|颜色|色号|什么色|"
-        r"红色|黑色|白色|蓝色|粉色|灰色|绿色|黄色|紫色|米色|卡其|规格|款式|口味|味道|容量|克装|"
-        r"\bsizes?\b|colou?rs?|\b(?:red|black|white|blue|pink|grey|gray|green|yellow|purple|beige)\b|"
+        r"规格|款式|口味|味道|容量|克装|"
+        r"\bsizes?\b|colou?rs?|"
         r"flavou?rs?|variants?|options?|come in)"
     ),
     "shipping": re.compile(

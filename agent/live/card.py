@@ -41,8 +41,20 @@ _LATIN_CANDIDATES = (
 )
 _CURRENCY = {"CNY": "¥", "RMB": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}
 _STOCK = {
-    "zh": {"in_stock": "现货", "low": "库存紧张", "low_stock": "库存紧张", "out_of_stock": "已售罄"},
-    "en": {"in_stock": "In stock", "low": "Low stock", "low_stock": "Low stock", "out_of_stock": "Sold out"},
+    "zh": {
+        "in_stock": "现货",
+        "low": "库存紧张",
+        "low_stock": "库存紧张",
+        "sold_out": "已售罄",
+        "out_of_stock": "已售罄",
+    },
+    "en": {
+        "in_stock": "In stock",
+        "low": "Low stock",
+        "low_stock": "Low stock",
+        "sold_out": "Sold out",
+        "out_of_stock": "Sold out",
+    },
 }
 
 BACKGROUND_TOP = (24, 26, 38)
@@ -356,7 +368,7 @@ def render_card(
         label = _STOCK["en" if english else "zh"].get(stock, stock)
         left, top, _, bottom = layout.stock
         stock_font = fonts.font(round(30 * s))
-        colour = ACCENT if stock in ("low", "low_stock", "out_of_stock") else (120, 220, 150)
+        colour = ACCENT if stock in ("low", "low_stock", "sold_out", "out_of_stock") else (120, 220, 150)
         draw.text((left, (top + bottom) / 2), label, font=stock_font, fill=colour, anchor="lm")
 
     if note and note.strip():

@@ -12,7 +12,7 @@ from decimal import Decimal
 from agent.evidence import Citation, Evidence, stock_state
 from agent.variants import available_values, option_values
 from agent.writers.base import Draft, Writer, WriteRequest
-from agent.writers.lines import best_policy_lines, best_product_lines
+from agent.writers.lines import asks_something, best_policy_lines, best_product_lines
 from knowledge.models import Product, Variant
 
 _SYMBOL = {"CNY": "¥", "RMB": "¥", "USD": "$", "HKD": "HK$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -69,7 +69,7 @@ class TemplateWriter(Writer):
                 if lines:
                     parts.append(_spec(lines[0].text, lang))
                     cites.append(lines[0].citation)
-                elif "general" in aspects and not parts:
+                elif "general" in aspects and not parts and not asks_something(request.question, product):
                     parts.append(_summary(product, lang))
                     cites.append(Citation(sku=product.sku, field="selling_points"))
                 else:

@@ -281,6 +281,8 @@ _EN_STOP = frozenset(
         "like",
         "able",
         "free",
+        "support",
+        "supports",
     ]
 )
 # Chinese question words and fillers, longest first so "多长时间" goes before "多长".
@@ -406,7 +408,7 @@ def _strip(text: str, words: Sequence[str]) -> str:
     return text
 
 
-def question_terms(question: str, *, naming: str = "") -> list[Term]:
+def question_terms(question: str, *, naming: str = "", dropped: list[str] | None = None) -> list[Term]:
     """What the question asks about, minus the words that only name the product.
 
     Glossary entries become one term each (any language's form matches); remaining Latin words are
@@ -431,16 +433,24 @@ def question_terms(question: str, *, naming: str = "") -> list[Term]:
     text = _strip(text, sorted(naming_tokens, key=len, reverse=True))
     text = _strip(text, _ZH_STOP)
     chinese_listing = bool(naming) and bool(_CJK_RUN.search(naming))
+    english_question = not _CJK_RUN.search(question)
     for word in _LATIN.findall(text):
         if word in _EN_STOP or word.isdigit():
             continue
-        if chinese_listing and not any(ch.isdigit() for ch in word):
-            # A Chinese listing cannot contain the English words; only glossary terms and codes can meet it.
+        if chinese_listing and english_question and not any(ch.isdigit() for ch in word):
+            # An English question about a Chinese listing: its plain words cannot occur there (a Latin
+            # token inside a Chinese question, like aptX, can); only glossary terms and codes can meet it.
+            if dropped is not None:
+                dropped.append(word)
             continue
         terms.append(Term((word,)))
     for run in _CJK_RUN.findall(text):
-        if len(run) == 1 or (naming and not _CJK_RUN.search(naming)):
+        if len(run) == 1:
+            continue
+        if naming and not _CJK_RUN.search(naming):
             # An English listing cannot contain the Chinese words; only glossary terms can meet it.
+            if dropped is not None:
+                dropped.append(run)
             continue
         for i in range(len(run) - 1):
             terms.append(Term((run[i : i + 2],)))
@@ -503,9 +513,12 @@ def best_product_lines(
     says 敏感肌) is answered by the title itself.
     """
     naming = f"{product.brand} {product.title} {product.sku}"
-    asked = question_terms(question, naming=naming)
+    dropped: list[str] = []
+    asked = question_terms(question, naming=naming, dropped=dropped)
     lines = _product_lines(product)
     bar = MIN_COVERAGE
+    if not asked and dropped:
+        return []  # it asks about something in words the listing's language cannot hold
     if not asked:
         # Only title words ("Stormshell雨衣防水吗" about a "Waterproof Rain Jacket"): a detail line that
         # repeats the word (its rating) answers best, the title itself at worst.
@@ -567,3 +580,32 @@ def best_policy_lines(
         scored.append(Line(text, citation, overlap + 0.5 * max(prior, 0.0) + bonus))
     scored.sort(key=lambda line: line.score, reverse=True)
     return scored[:limit]
+
+
+def asks_something(question: str, product: Product) -> bool:
+    """True when the question asks about more than the product's name ("P8噪音多少分贝", not "介绍一下P8")."""
+    dropped: list[str] = []
+    terms = question_terms(question, naming=f"{product.brand} {product.title} {product.sku}", dropped=dropped)
+    meaningful = [t for t in terms if not set(t.forms) <= _INTRO_WORDS]
+    return bool(meaningful or dropped)
+
+
+# Words of "tell me about it" questions, which a summary answers.
+_INTRO_WORDS = frozenset(
+    {
+        "介绍",
+        "绍一",
+        "一下",
+        "讲讲",
+        "说说",
+        "怎么样",
+        "好用",
+        "推荐",
+        "详细",
+        "tell",
+        "about",
+        "describe",
+        "details",
+        "info",
+    }
+)

@@ -314,3 +314,58 @@ def test_rooms_resume_where_they_were_after_a_restart(room_settings: Settings, c
         key = ("loop", "item", "segment", "sentence")
         assert tuple(position[k] for k in key) >= tuple(first_position[k] for k in key)
         assert nxt["seq"] > said[0]["seq"]
+
+
+def test_replay_posts_a_recording_with_its_timing_and_counts_outcomes(api: Api, tmp_path: Path) -> None:
+    from api.cli.room import ReplayError, replay_chat
+
+    api.start()
+    recording = tmp_path / "chat.jsonl"
+    lines = [
+        {"t": 0.0, "type": "enter", "nickname": "小王", "user_id": "u1"},
+        {"t": 0.05, "type": "chat", "nickname": "小王", "text": "1号链接多少钱", "user_id": "u1"},
+        {"t": 0.1, "type": "chat", "nickname": "阿杰", "text": "666", "user_id": "u2", "extra": "ignored"},
+    ]
+    recording.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
+    key = api.agent["X-API-Key"]
+    stats = replay_chat("http://testserver", "r1", recording, key=key, client=api.client)
+    assert stats.sent == 3
+    assert sum(stats.outcomes.values()) == 3
+    assert stats.outcomes["queued"] == 1
+    with pytest.raises(ReplayError, match="not running"):
+        replay_chat("http://testserver", "ghost", recording, key=key, client=api.client)
+    recording.write_text('{"t": 0, "nickname": "a"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="line 2: not JSON"):
+        replay_chat("http://testserver", "r1", recording, key=key, client=api.client)
+
+
+def test_room_start_runs_a_plan_in_the_foreground(
+    room_settings: Settings, catalog: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from api.services import Services
+
+    monkeypatch.setenv("ANCHOR_DATA_DIR", str(room_settings.data_dir))
+    monkeypatch.setenv("ANCHOR_EMBEDDER", "hash")
+    services = Services(room_settings)
+    services.ingest([catalog], "demo")
+    services.close()
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({**PLAN, "merchant": "demo"}), encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(
+        app, ["room", "start", "--plan", str(plan), "--engine", "espeak", "--duration", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    events = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    kinds = [e["kind"] for e in events]
+    assert kinds[:3] == ["state", "product", "say"]
+    assert "data_b64" not in events[2]["audio"]
+    assert "room r1 stopped" in result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("room_id: r9\nmerchant: demo\nitems: []\n", encoding="utf-8")
+    result = runner.invoke(app, ["room", "start", "--plan", str(bad)])
+    assert result.exit_code == 2
+    assert "items" in result.output
