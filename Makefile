@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEB_PACKAGES := espeak-ng ffmpeg sox chromium fonts-noto-cjk nginx libnginx-mod-rtmp
 export ANCHOR_DATA_DIR ?= ./var
 
-.PHONY: setup system-deps demo test lint typecheck pytest bench clean
+.PHONY: setup system-deps demo test lint typecheck pytest evalgate bench clean
 
 setup: $(STAMP) system-deps
 
@@ -49,7 +49,12 @@ typecheck: $(STAMP)
 pytest: setup
 	$(VENV)/bin/pytest
 
-test: setup lint typecheck pytest
+# The answer-quality gate: the bundled eval datasets through the production pipeline (real embedder),
+# compared with the saved baseline; a regression beyond its stated tolerances fails the build.
+evalgate: setup
+	$(VENV)/bin/anchor eval run --gate evals/baselines/default.json --out var/evals/gate
+
+test: setup lint typecheck evalgate pytest
 
 bench: setup
 	$(VENV)/bin/anchor bench

@@ -14,9 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import check_secret_key
 from api.metrics import install_metrics
-from api.routes import catalog, chat, health, openai_compat, tickets
+from api.routes import catalog, chat, health, openai_compat, room_page, rooms, tickets
 from api.routes import pages as pages_routes
-from api.routes import room_page, rooms
 from api.services import Services
 from api.settings import Settings
 

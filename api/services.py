@@ -10,7 +10,6 @@ import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine

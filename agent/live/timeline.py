@@ -9,6 +9,7 @@ len(items)``), which is how a finished, non-looping show is persisted.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from agent.db import ID_CHARS
@@ -19,12 +20,15 @@ from agent.writers.default import money
 from knowledge.models import Product
 from voice import Clip
 
+_SAFE_ID = re.compile(r"[A-Za-z0-9_.:-]+")
+
 
 def conversation_id(room_id: str, user: str) -> str:
     """The pipeline conversation of one viewer in one room, within the conversation id limit."""
     cid = f"live:{room_id}:{user}"
-    if len(cid) <= ID_CHARS:
+    if len(cid) <= ID_CHARS and _SAFE_ID.fullmatch(cid):
         return cid
+    # Nicknames are anything a platform allows (Chinese, emoji, spaces): a stable digest instead.
     return f"live:{hashlib.sha256(cid.encode()).hexdigest()[: ID_CHARS - 5]}"
 
 

@@ -284,7 +284,15 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     print_urls(bind_host, bind_port, settings.default_merchant)
-    uvicorn.run(app_, host=bind_host, port=bind_port, log_config=None, log_level=settings.log_level.lower())
+    uvicorn.run(
+        app_,
+        host=bind_host,
+        port=bind_port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        # Live-room frames carry audio; compressing every frame for every viewer costs more than it saves.
+        ws_per_message_deflate=False,
+    )
 
 
 def print_urls(host: str, port: int, merchant: str) -> None:

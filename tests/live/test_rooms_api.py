@@ -8,8 +8,9 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
@@ -328,15 +329,16 @@ def test_replay_posts_a_recording_with_its_timing_and_counts_outcomes(api: Api, 
     ]
     recording.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines), encoding="utf-8")
     key = api.agent["X-API-Key"]
-    stats = replay_chat("http://testserver", "r1", recording, key=key, client=api.client)
+    http = cast(httpx.Client, api.client)  # the app's TestClient is an httpx client
+    stats = replay_chat("http://testserver", "r1", recording, key=key, client=http)
     assert stats.sent == 3
     assert sum(stats.outcomes.values()) == 3
     assert stats.outcomes["queued"] == 1
     with pytest.raises(ReplayError, match="not running"):
-        replay_chat("http://testserver", "ghost", recording, key=key, client=api.client)
+        replay_chat("http://testserver", "ghost", recording, key=key, client=http)
     recording.write_text('{"t": 0, "nickname": "a"}\nnot json\n', encoding="utf-8")
     with pytest.raises(ValueError, match="line 2: not JSON"):
-        replay_chat("http://testserver", "r1", recording, key=key, client=api.client)
+        replay_chat("http://testserver", "r1", recording, key=key, client=http)
 
 
 def test_room_start_runs_a_plan_in_the_foreground(
