@@ -37,19 +37,10 @@ from agent.conversations import (
     set_conversation_state,
 )
 from agent.db import ConversationRow, TicketEventRow, TicketRow
+from agent.routing.after_sales import AfterSalesCategory
 
-TicketCategory = Literal[
-    "refund",
-    "return",
-    "exchange",
-    "damaged",
-    "delivery",
-    "order_change",
-    "invoice",
-    "complaint",
-    "payment",
-    "other",
-]
+# The after-sales categories the router assigns are the ticket categories.
+TicketCategory = AfterSalesCategory
 TicketPriority = Literal["low", "normal", "high", "urgent"]
 TicketState = Literal["open", "claimed", "waiting_customer", "resolved"]
 TicketEventKind = Literal["customer_message", "agent_reply", "state_change", "note"]

@@ -17,24 +17,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from agent.router import AfterSalesCategory
+
 Lang = Literal["zh", "en"]
 Slice = Literal["zh", "en", "cross"]
 ChannelName = Literal["chat", "live"]
 RouteName = Literal[
     "after_sales", "product_question", "recommendation", "comparison", "greeting", "chitchat", "other"
 ]
-CategoryName = Literal[
-    "refund",
-    "return",
-    "exchange",
-    "damaged",
-    "delivery",
-    "order_change",
-    "invoice",
-    "complaint",
-    "payment",
-    "other",
-]
+CategoryName = AfterSalesCategory
 FactKind = Literal["price", "list_price", "stock_state", "variant_available", "variant_sold_out", "attribute"]
 
 _CASE_ID = r"^[A-Za-z0-9_.:-]{1,48}$"

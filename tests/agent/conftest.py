@@ -8,7 +8,6 @@ simulate a server restart. Without a reachable PostgreSQL the PostgreSQL cases s
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,41 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
 
 from agent.db import create_schema
 
-AGENT_PG_URL = "postgresql+psycopg://{user}@127.0.0.1:5432/test"
-AGENT_PG_USERS = ("postgres", "root")
-
 EngineFactory = Callable[[], Engine]
-
-
-def _agent_pg_url() -> tuple[URL | None, str]:
-    reasons: list[str] = []
-    for user in AGENT_PG_USERS:
-        url = make_url(AGENT_PG_URL.format(user=user)).update_query_dict({"connect_timeout": "3"})
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return url, ""
-        except OperationalError as exc:
-            reasons.append(f"{user}: {str(exc.orig).strip().splitlines()[0]}")
-        finally:
-            engine.dispose()
-    return None, "; ".join(reasons)
-
-
-@pytest.fixture(scope="session")
-def agent_pg_url() -> URL:
-    url, reason = _agent_pg_url()
-    if url is None:
-        message = f"PostgreSQL at 127.0.0.1:5432/test is not reachable ({reason})"
-        if os.environ.get("CI"):
-            pytest.fail(message + "; CI is set, so the PostgreSQL tests must run")
-        pytest.skip(message)
-    return url
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -74,7 +42,7 @@ def agent_engine_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iter
     if request.param == "sqlite":
         url = make_url(f"sqlite:///{tmp_path / 'agent.db'}")
     else:
-        base: URL = request.getfixturevalue("agent_pg_url")
+        base: URL = request.getfixturevalue("pg_admin_url")
         schema = f"agent_t_{uuid.uuid4().hex[:12]}"
         admin = create_engine(base)
         with admin.begin() as conn:
