@@ -30,10 +30,11 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 # torch is pinned to the CPU wheel on local disk before anything can pull another build.
-$(STAMP): pyproject.toml $(VENV)/bin/python
+# constraints.txt pins every transitive version to the set the test suite last passed with.
+$(STAMP): pyproject.toml constraints.txt $(VENV)/bin/python
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "torch==2.13.0"
-	$(PIP) install -q -e ".[dev,sentence-transformers]" "torch==2.13.0"
+	$(PIP) install -q -c constraints.txt "torch==2.13.0"
+	$(PIP) install -q -c constraints.txt -e ".[dev,sentence-transformers]"
 	touch $(STAMP)
 
 demo: setup
