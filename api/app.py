@@ -14,9 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import check_secret_key
 from api.metrics import install_metrics
-from api.routes import catalog, chat, health, openai_compat, room_page, rooms, tickets
-from api.routes import insights as insights_routes
-from api.routes import pages as pages_routes
+from api.routes import catalog, chat, health, insights, openai_compat, pages, room_page, rooms, tickets
 from api.services import Services
 from api.settings import Settings
 
@@ -82,8 +80,8 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(tickets.router)
-    app.include_router(insights_routes.router)
-    app.include_router(pages_routes.router)
+    app.include_router(insights.router)
+    app.include_router(pages.router)
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
     app.include_router(rooms.router)
