@@ -31,6 +31,7 @@ from knowledge.store import CatalogStore, create_engine_for
 if TYPE_CHECKING:
     from agent.live.bus import RoomBus
     from agent.live.manager import RoomManager
+    from agent.live.relay import RoomInputRelay
 
 _MERCHANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -65,6 +66,7 @@ class Services:
         self._keys: KeyStore | None = None
         self._bus: RoomBus | None = None
         self._rooms: RoomManager | None = None
+        self._relay: RoomInputRelay | None = None
 
     # -- storage -------------------------------------------------------------------------------
     @property
@@ -174,6 +176,19 @@ class Services:
                 )
                 self._rooms = RoomManager(factory)
             return self._rooms
+
+    @property
+    def room_relay(self) -> RoomInputRelay | None:
+        """Chat and commands for rooms run by other processes (Redis); None without ``redis_url``."""
+        if not self.settings.redis_url:
+            return None
+        rooms = self.rooms
+        with self._lock:
+            if self._relay is None:
+                from agent.live.relay import RoomInputRelay
+
+                self._relay = RoomInputRelay(self.settings.redis_url, rooms)
+            return self._relay
 
     # -- retrieval -----------------------------------------------------------------------------
     @property

@@ -8,6 +8,11 @@ restarts every room the state store has as running or paused, each at its next u
 `shutdown` cancels the tasks without marking the rooms stopped: their persisted status stays running,
 so the next process resumes them. `stop(room_id)` is the operator's stop: the room finishes the
 utterance in progress and is persisted as stopped.
+
+Several processes may share one database: each room has a lease in ``room_state`` (`RoomStateStore.
+try_acquire`), held by the manager's `owner` id and renewed every third of `lease_ttl_s`. Only the lease
+holder runs a room; a room whose renewal fails (another process took it over after an expiry) is
+cancelled here without touching its persisted state.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,7 +49,12 @@ class UnknownRoomError(LookupError):
 
 
 class RoomRunningError(ValueError):
-    """A room with this id already runs; stop it before starting it again."""
+    """A room with this id already runs (here or in another process); stop it before starting it again."""
+
+
+def process_owner_id() -> str:
+    """A lease owner id unique to this process: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
 @dataclass
@@ -116,33 +129,56 @@ class RoomManager:
     Args:
         factory: the shared dependencies.
         stop_timeout_s: how long `stop` waits for the utterance in progress before cancelling.
+        owner: this process's lease owner id (default `process_owner_id()`).
+        lease_ttl_s: how long a lease holds without renewal; renewed every third of it.
     """
 
-    def __init__(self, factory: RoomFactory, *, stop_timeout_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        factory: RoomFactory,
+        *,
+        stop_timeout_s: float = 60.0,
+        owner: str | None = None,
+        lease_ttl_s: float = 15.0,
+    ) -> None:
         self.factory = factory
         self.stop_timeout_s = stop_timeout_s
+        self.owner = owner or process_owner_id()
+        self.lease_ttl_s = lease_ttl_s
         self._rooms: dict[str, tuple[Director, asyncio.Task[None]]] = {}
+        self._lease_task: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def start(self, plan: RoomPlan, *, resume: bool = True) -> Director:
         """Run ``plan``'s room; with ``resume`` a room with the same persisted plan continues where it was.
 
         Raises:
-            RoomRunningError: the room already runs in this process.
+            RoomRunningError: the room already runs in this process, or another process holds its lease.
         """
         current = self._rooms.get(plan.room_id)
         if current is not None and not current[1].done():
             raise RoomRunningError(f"room {plan.room_id!r} is already running; stop it first")
+        if not self.factory.state.try_acquire(plan.room_id, self.owner, self.lease_ttl_s):
+            holder = self.factory.state.lease_holder(plan.room_id) or "another process"
+            raise RoomRunningError(
+                f"room {plan.room_id!r} is running in another process ({holder}); stop it there first"
+            )
         director = self.factory.director(plan, resume=resume)
         task = asyncio.create_task(director.run(), name=f"room:{plan.room_id}")
         self._rooms[plan.room_id] = (director, task)
         task.add_done_callback(functools.partial(self._finished, plan.room_id))
+        if self._lease_task is None or self._lease_task.done():
+            self._lease_task = asyncio.create_task(self._keep_leases(), name="room-leases")
         return director
 
     def _finished(self, room_id: str, task: asyncio.Task[None]) -> None:
         entry = self._rooms.get(room_id)
         if entry is not None and entry[1] is task:
             del self._rooms[room_id]
+            try:
+                self.factory.state.release(room_id, self.owner)
+            except Exception:
+                log.exception("room %s: releasing its lease failed", room_id)
         if not task.cancelled() and task.exception() is not None:
             log.error("room %s ended with an error", room_id, exc_info=task.exception())
 
@@ -175,17 +211,48 @@ class RoomManager:
             except PlanError as exc:
                 log.error("room %s cannot be resumed: %s", record.room_id, exc)
                 continue
-            await self.start(plan, resume=True)
+            try:
+                await self.start(plan, resume=True)
+            except RoomRunningError as exc:
+                log.info("room %s not resumed here: %s", record.room_id, exc)
+                continue
             started.append(record.room_id)
         return started
 
     async def shutdown(self) -> None:
-        """Cancel every room task and wait for them; persisted statuses stay as they are."""
+        """Cancel every room task, wait for them and release their leases; persisted statuses stay."""
+        if self._lease_task is not None:
+            await self._cancel(self._lease_task)
+            self._lease_task = None
         tasks = [task for _, task in self._rooms.values()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._rooms.clear()
+
+    async def renew_leases(self) -> list[str]:
+        """Renew the lease of every room running here; rooms whose lease was lost are cancelled.
+
+        Returns:
+            The ids of the rooms cancelled because another process now holds their lease.
+        """
+        lost: list[str] = []
+        for room_id, (_, task) in list(self._rooms.items()):
+            try:
+                held = self.factory.state.renew(room_id, self.owner, self.lease_ttl_s)
+            except Exception:  # the database is unreachable: keep running and try again next time
+                log.exception("room %s: renewing its lease failed", room_id)
+                continue
+            if not held:
+                log.warning("room %s: another process took over its lease; stopping it here", room_id)
+                lost.append(room_id)
+                await self._cancel(task)
+        return lost
+
+    async def _keep_leases(self) -> None:
+        while self._rooms:
+            await asyncio.sleep(self.lease_ttl_s / 3)
+            await self.renew_leases()
 
     @staticmethod
     async def _cancel(task: asyncio.Task[None]) -> None:

@@ -9,9 +9,9 @@ restarted process resumes each room from the sentence after the last one that fi
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -25,10 +25,14 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
+    inspect,
+    or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 
 from agent.db import UTCDateTime
 from agent.live.events import Position
@@ -54,12 +58,25 @@ room_state = Table(
     Column("sentence", Integer, nullable=False, default=0),
     Column("counters", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The process that runs the room (host:pid:uuid) and until when its lease holds.
+    Column("owner", String(200), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
 )
+
+#: ``plan_json`` of a row created only to hold a lease, before the director first saves the room.
+_CLAIM_ONLY = ""
 
 
 def create_room_schema(engine: Engine) -> None:
-    """Create the ``room_state`` table if it does not exist yet (idempotent)."""
+    """Create the ``room_state`` table if it does not exist yet, and add the lease columns (idempotent)."""
     room_metadata.create_all(engine)
+    present = {c["name"] for c in inspect(engine).get_columns("room_state")}
+    stamp = "TIMESTAMP" if engine.dialect.name == "sqlite" else "TIMESTAMP WITH TIME ZONE"
+    missing = [(n, t) for n, t in (("owner", "VARCHAR(200)"), ("lease_until", stamp)) if n not in present]
+    if missing:
+        with engine.begin() as conn:
+            for name, kind in missing:
+                conn.execute(text(f"ALTER TABLE room_state ADD COLUMN {name} {kind} NULL"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,9 +120,10 @@ class RoomStateStore:
     milliseconds do not matter.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, now: Callable[[], datetime] | None = None) -> None:
         self._engine = engine
         self._schema_ready = False
+        self._now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
 
     @property
     def engine(self) -> Engine:
@@ -124,12 +142,12 @@ class RoomStateStore:
         self._ready()
         with self._engine.connect() as conn:
             row = conn.execute(select(room_state).where(room_state.c.room_id == room_id)).mappings().first()
-        return None if row is None else self._record(row)
+        return None if row is None or row["plan_json"] == _CLAIM_ONLY else self._record(row)
 
     def list(self, *, status: RoomStatus | None = None, merchant: str | None = None) -> list[RoomRecord]:
         """All rooms (optionally of one status or merchant), ordered by room id."""
         self._ready()
-        stmt = select(room_state).order_by(room_state.c.room_id)
+        stmt = select(room_state).where(room_state.c.plan_json != _CLAIM_ONLY).order_by(room_state.c.room_id)
         if status is not None:
             stmt = stmt.where(room_state.c.status == status)
         if merchant is not None:
@@ -200,6 +218,77 @@ class RoomStateStore:
         with self._engine.begin() as conn:
             done = conn.execute(delete(room_state).where(room_state.c.room_id == room_id))
         return done.rowcount > 0
+
+    # -- the lease: which process runs the room ---------------------------------------------------
+    def try_acquire(self, room_id: str, owner: str, ttl_s: float) -> bool:
+        """Take or extend the room's lease for ``ttl_s`` seconds; True when ``owner`` now holds it.
+
+        One conditional UPDATE: it succeeds when the room is unowned, its lease expired, or ``owner``
+        already holds it. A room never saved gets a lease-only row that `load` and `list` do not show
+        until the director saves the room.
+        """
+        self._ready()
+        now = self._now()
+        until = now + timedelta(seconds=ttl_s)
+        c = room_state.c
+        free = or_(c.owner.is_(None), c.owner == owner, c.lease_until.is_(None), c.lease_until < now)
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(room_state).where(c.room_id == room_id, free).values(owner=owner, lease_until=until)
+            )
+            if done.rowcount > 0:
+                return True
+            if conn.execute(select(c.room_id).where(c.room_id == room_id)).first() is not None:
+                return False
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    insert(room_state).values(
+                        room_id=room_id,
+                        merchant="",
+                        plan_json=_CLAIM_ONLY,
+                        status="stopped",
+                        counters={},
+                        updated_at=now,
+                        owner=owner,
+                        lease_until=until,
+                    )
+                )
+        except IntegrityError:  # another process inserted the room at the same moment
+            return False
+        return True
+
+    def renew(self, room_id: str, owner: str, ttl_s: float) -> bool:
+        """Extend the lease ``owner`` holds; False when it no longer holds it (another process took over)."""
+        self._ready()
+        until = self._now() + timedelta(seconds=ttl_s)
+        with self._engine.begin() as conn:
+            done = conn.execute(
+                update(room_state)
+                .where(room_state.c.room_id == room_id, room_state.c.owner == owner)
+                .values(lease_until=until)
+            )
+        return done.rowcount > 0
+
+    def release(self, room_id: str, owner: str) -> None:
+        """Give up the lease if ``owner`` holds it (another holder's lease is left alone)."""
+        self._ready()
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(room_state)
+                .where(room_state.c.room_id == room_id, room_state.c.owner == owner)
+                .values(owner=None, lease_until=None)
+            )
+
+    def lease_holder(self, room_id: str) -> str | None:
+        """The process whose lease on the room has not expired, or None."""
+        self._ready()
+        c = room_state.c
+        with self._engine.connect() as conn:
+            row = conn.execute(select(c.owner, c.lease_until).where(c.room_id == room_id)).first()
+        if row is None or row.owner is None or row.lease_until is None or row.lease_until < self._now():
+            return None
+        return str(row.owner)
 
     @staticmethod
     def plan_text(plan: Mapping[str, Any]) -> str:

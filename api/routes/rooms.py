@@ -95,6 +95,12 @@ async def start_rooms(app: FastAPI) -> None:
         log.exception("cannot read the rooms to resume")
         return
     waiting = [r.room_id for r in records if r.status != "stopped"]
+    relay = services.room_relay
+    if relay is not None:
+        try:
+            await relay.start()
+        except Exception:
+            log.exception("cannot subscribe to the room inputs relayed through Redis")
     for room_id in waiting:
         await feeds.pin(room_id)
     for room_id in await manager.resume_all():
@@ -111,6 +117,9 @@ async def stop_rooms(app: FastAPI) -> None:
         await services.rooms.shutdown()
     except Exception:
         log.exception("stopping the rooms failed")
+    relay = services.room_relay
+    if relay is not None:
+        await relay.close()
     feeds: RoomFeeds | None = getattr(app.state, "room_feeds", None)
     if feeds is not None:
         await feeds.close()
@@ -259,9 +268,11 @@ async def room_command(
     body = validate_body(CommandIn, await read_json_body(request, MAX_CHAT_BODY_BYTES))
     await run_in_threadpool(_owned_room, services, merchant, room_id)
     director = services.rooms.get(room_id)
-    if director is None:
-        raise HTTPException(409, f"room {room_id!r} is not running on this server")
     argument = None if body.argument is None else str(body.argument)
+    if director is None:
+        if await forward(services, Command(room_id, body.kind, argument)):
+            return {"room_id": room_id, "command": body.kind, "argument": argument, "forwarded": True}
+        raise HTTPException(409, f"room {room_id!r} is not running on this server")
     try:
         director.command(Command(room_id, body.kind, argument))
     except ValueError as exc:
@@ -315,13 +326,18 @@ def to_chat_item(room_id: str, body: ChatIn) -> ViewerMessage | RoomEvent:
 async def post_chat(
     request: Request, room_id: str, services: ServicesDep, settings: SettingsDep
 ) -> JSONResponse:
-    """Push one viewer message or room event into a room running on this server."""
+    """Push one viewer message or room event into its room (relayed when another process runs it)."""
     if not ROOM_ID.match(room_id):
         raise HTTPException(404, f"room id {room_id!r} is not valid")
     director = services.rooms.get(room_id)
-    if director is None:
+    if director is not None:
+        merchant: str | None = director.plan.merchant
+    elif services.room_relay is not None and await _held_elsewhere(services, room_id):
+        record = await run_in_threadpool(services.rooms.factory.state.load, room_id)
+        merchant = record.merchant if record is not None else None
+    else:
         raise HTTPException(404, f"room {room_id!r} is not running on this server")
-    trusted = await run_in_threadpool(_trusted_sender, request, services, director.plan.merchant)
+    trusted = await run_in_threadpool(_trusted_sender, request, services, merchant)
     if not trusted:
         decision = _chat_limiter(request.app, settings).acquire(client_ip(request, settings))
         if not decision.allowed:
@@ -331,8 +347,35 @@ async def post_chat(
                 headers={"Retry-After": decision.retry_after_header},
             )
     body = validate_body(ChatIn, await read_json_body(request, MAX_CHAT_BODY_BYTES))
-    result = offer(services, to_chat_item(room_id, body))
+    result = await deliver(services, to_chat_item(room_id, body))
     return JSONResponse(result, status_code=202)
+
+
+async def _held_elsewhere(services: Services, room_id: str) -> bool:
+    holder = await run_in_threadpool(services.rooms.factory.state.lease_holder, room_id)
+    return holder is not None and holder != services.rooms.owner
+
+
+async def forward(services: Services, item: ViewerMessage | RoomEvent | Command) -> bool:
+    """Publish ``item`` for the process that holds its room's lease; False without Redis or holder."""
+    relay = services.room_relay
+    if relay is None or services.rooms.get(item.room_id) is not None:
+        return False
+    if not await _held_elsewhere(services, item.room_id):
+        return False
+    try:
+        return await relay.publish(item) > 0
+    except Exception:
+        log.exception("relaying input for room %s failed", item.room_id)
+        return False
+
+
+async def deliver(services: Services, item: ViewerMessage | RoomEvent) -> dict[str, Any]:
+    """`offer` the item here, or relay it to the process running its room (``forwarded``)."""
+    result = offer(services, item)
+    if result.get("outcome") == "not_running" and await forward(services, item):
+        return {"accepted": True, "outcome": "forwarded", "forwarded": True}
+    return result
 
 
 def offer(services: Services, item: ViewerMessage | RoomEvent) -> dict[str, Any]:
@@ -491,7 +534,7 @@ async def _receive_chat(websocket: WebSocket, services: Services, room_id: str) 
                 clean_text(body.text),
                 message_id=f"{connection}-{secrets.token_hex(4)}",
             )
-            reply = {"kind": "chat_result", **offer(services, item)}
+            reply = {"kind": "chat_result", **await deliver(services, item)}
         if reply is not None:
             await websocket.send_text(json.dumps(reply, ensure_ascii=False))
 

@@ -176,7 +176,7 @@ def schedule(room: Room, arrivals: list[Arrival], horizon: float) -> dict[str, l
             seen["skip_to"].append((a.at, link))
             room.time.at(a.at, functools.partial(director.command, Command(room_id, "skip_to", str(link))))
         else:
-            seen[a.kind].append((a.at, None))
+            seen[a.kind].append((a.at, i))  # the arrival index orders commands that share a time
             kind: CommandKind = a.kind  # type: ignore[assignment]
             room.time.at(a.at, functools.partial(director.command, Command(room_id, kind)))
     seen["stop"].append((horizon, None))
@@ -217,8 +217,9 @@ def check_show(room: Room, seen: dict[str, list[tuple[float, Any]]]) -> None:
         assert after[0].data.get("origin") == "operator"
         assert text in spoken
     # 4. Paused rooms say nothing but the operator's lines; nothing after stop either.
-    for at, _ in seen["pause"]:
-        resumed = min((r for r, _ in seen["resume"] if r > at), default=float("inf"))
+    for at, order in seen["pause"]:
+        # The first resume that arrived after this pause (a resume at the same instant counts).
+        resumed = min((r for r, j in seen["resume"] if (r, j) > (at, order)), default=float("inf"))
         for t, e in said:
             if at <= t < resumed:
                 assert e.data.get("origin") == "operator", (at, t, e.kind, e.data.get("text"))

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +189,37 @@ def test_a_viewer_on_another_process_receives_the_rooms_events_in_order(
     ).json()
     assert listed["local"] is False
     assert listed["status"] == "running"
+    # Chat and commands sent to B are relayed to A, which runs the room.
+    headers = {"Authorization": f"Bearer {key}"}
+    chat = httpx.post(
+        f"{b.url}/v1/rooms/{room_id}/chat", json={"nickname": "小美", "text": "1号链接多少钱"}, timeout=30
+    )
+    assert chat.status_code == 202, chat.text
+    assert chat.json()["forwarded"] is True
+    answered = wait_for_room(a.url, room_id, headers, lambda r: r["counters"].get("answered", 0) >= 1)
+    assert answered["local"] is True
+    assert answered["counters"]["answered"] >= 1, answered
+    paused = httpx.post(
+        f"{b.url}/v1/merchants/demo/rooms/{room_id}/commands",
+        json={"kind": "pause"},
+        headers=headers,
+        timeout=30,
+    )
+    assert paused.status_code == 202, paused.text
+    assert paused.json()["forwarded"] is True
+    room = wait_for_room(a.url, room_id, headers, lambda r: r["status"] == "paused")
+    assert room["status"] == "paused", room
+
+
+def wait_for_room(
+    base: str, room_id: str, headers: dict[str, str], done: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The room as `base` shows it once `done(room)` holds (or after 60 s)."""
+    deadline = time.monotonic() + 60
+    room: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        room = httpx.get(f"{base}/v1/merchants/demo/rooms/{room_id}", headers=headers, timeout=30).json()
+        if done(room):
+            break
+        time.sleep(0.2)
+    return room
