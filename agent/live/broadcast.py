@@ -6,7 +6,8 @@ iterator) and keeps one ffmpeg process fed with two live inputs:
 - video: the product card (`agent.live.card.render_card`) as raw RGB frames on ffmpeg's stdin, at a low
   frame rate, re-drawn only when the card, subtitle or question changes;
 - audio: s16le mono PCM through a second pipe, a continuous stream (`agent.live.programme.Programme`):
-  utterances in the order published, silence in between, so the encoder never waits.
+  utterances in the order published, silence in between, so the encoder never waits; a ``cut`` event ends
+  the speech it names at the director's cut point, and the answer that follows it starts right there.
 
 Both inputs are paced by the wall clock and stamped by count (frames, samples), so subtitles follow the
 audio exactly. ffmpeg encodes H.264 (libx264 veryfast/zerolatency, yuv420p) and AAC into FLV for
@@ -194,10 +195,13 @@ class Broadcaster:
     # ---- events ----------------------------------------------------------------------------------
 
     async def feed(self, event: OutputEvent) -> None:
-        """Put one event on the programme: a product card, or speech with its subtitle."""
+        """Put one event on the programme: a product card, speech with its subtitle, or a cut of speech."""
         async with self._feed_lock:  # decoding awaits; the lock keeps publication order
             if event.kind == "product":
                 self.programme.queue_card(event.data)
+                return
+            if event.kind == "cut":
+                self._cut(event)
                 return
             if event.kind not in ("say", "answer", "ack"):
                 return
@@ -209,7 +213,17 @@ class Broadcaster:
                 seconds = min(8.0, max(1.5, 0.2 * len(text)))
                 pcm = bytes(round(seconds * self.sample_rate) * 2)
             cues = event.audio.cues if event.audio is not None else ()
-            self.programme.queue_speech(Speech(pcm, text, cues, note))
+            self.programme.queue_speech(Speech(pcm, text, cues, note, seq=event.seq))
+
+    def _cut(self, event: OutputEvent) -> None:
+        """Stop the speech of event ``of`` at ``at`` seconds; a cut of speech no longer here does nothing."""
+        try:
+            of, at = int(event.data["of"]), float(event.data["at"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("broadcast: cut event %d has no usable of/at: %r", event.seq, event.data)
+            return
+        if not self.programme.cut(of, at):
+            log.debug("broadcast: cut of event %d at %.2f s: not queued or on air", of, at)
 
     async def consume(self, events: AsyncIterator[OutputEvent]) -> None:
         """Feed every event from ``events`` until it ends or the broadcaster stops."""

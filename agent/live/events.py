@@ -102,7 +102,7 @@ class AudioRef:
         }
 
 
-OutputKind = Literal["say", "answer", "product", "ack", "state"]
+OutputKind = Literal["say", "answer", "product", "ack", "state", "cut"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +114,9 @@ class OutputEvent:
     - product: the product card (`sku`, `title`, `price`, `currency`, `list_price`, `link`, `image`, `stock_state`)
     - ack: a short acknowledgement ("欢迎xx进入直播间") (`text`, `audio`)
     - state: director state (`status` running|paused|stopped, `position`, `queue` length, counters)
+    - cut: the script sentence published as event ``of`` (a seq) stops ``at`` seconds into its clip, so an
+      answer or an operator line can start there (`of`, `at`, `reason` answer|operator, `position` of the
+      cut sentence, which is said again, whole, after the interruption). No audio.
     """
 
     room_id: str

@@ -5,13 +5,17 @@ pulls samples (`read_audio`): speech in order, silence when nothing is queued, s
 Each speech or card change is stamped with the sample at which it went on air; the video side asks what is
 on air at a media time (`on_air`) and gets the card and the subtitle cue playing then. Because both sides
 count media time (samples and frames), subtitles follow the audio exactly, whatever the wall clock does.
+
+A speech can be cut (`cut`): the director stopped a script sentence part-way so an answer starts there. The
+speech ends at the cut with a short fade (or, if the programme already played past it, a fade from where it
+is), its subtitle goes with it, and whatever is queued next follows on the very next sample.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.live.events import Cue
@@ -19,16 +23,23 @@ from agent.live.events import Cue
 log = logging.getLogger(__name__)
 
 _BYTES_PER_SAMPLE = 2  # s16le mono
+_FADE_S = 0.025  # a cut fades out over this long, so the speech does not end on a click
 
 
 @dataclass(frozen=True, slots=True)
 class Speech:
-    """One utterance waiting for air: PCM s16le mono at the programme's rate, with its subtitle."""
+    """One utterance waiting for air: PCM s16le mono at the programme's rate, with its subtitle.
+
+    `seq` is the output event it came from, so a later ``cut`` can name it. `cut` is set once the speech
+    has been shortened by one: its subtitle then ends with its audio instead of lingering.
+    """
 
     pcm: bytes = field(repr=False)
     text: str
     cues: tuple[Cue, ...] = ()
     note: str | None = None
+    seq: int | None = None
+    cut: bool = False
 
     @property
     def samples(self) -> int:
@@ -115,6 +126,34 @@ class Programme:
             self.dropped += 1
             log.warning("broadcast backlog over %.0f s: dropped %r", self.max_backlog_s, oldest.text[:40])
 
+    def cut(self, seq: int, at: float) -> bool:
+        """End the speech of event ``seq`` ``at`` seconds into its clip; False if no such speech is here.
+
+        A speech still queued keeps its first ``at`` seconds, fading out over the last `_FADE_S` of them.
+        A speech on air that has not reached ``at`` is shortened the same way; one already past it (the
+        programme runs a little behind or ahead of the director) fades out from where it is, so nothing is
+        said twice. The rest of the speech is dropped and the next queued item follows directly. A speech
+        that already ended, or was never queued, is left alone.
+        """
+        stop = max(0, round(at * self.sample_rate))
+        fade = round(_FADE_S * self.sample_rate)
+        current = self._current
+        if current is not None and current.seq == seq:
+            end = min(current.samples, max(stop, self._offset + fade))
+            shortened = _shorten(current, end, fade)
+            self._current = shortened
+            span = self._spans[-1]  # the speech on air is always the newest span
+            self._spans[-1] = _Span(span.start, shortened)
+            return True
+        for index, item in enumerate(self._queue):
+            if isinstance(item, Speech) and item.seq == seq:
+                if stop == 0:
+                    del self._queue[index]
+                else:
+                    self._queue[index] = _shorten(item, min(item.samples, stop), fade)
+                return True
+        return False
+
     def _take_next(self, at: int) -> None:
         """Put queued items on air at sample ``at`` until a speech plays or the queue is empty."""
         while self._queue and self._current is None:
@@ -162,7 +201,7 @@ class Programme:
         note: str | None = None
         if self._spans:
             span = self._spans[0]
-            end = span.start + span.speech.samples + self._linger
+            end = span.start + span.speech.samples + (0 if span.speech.cut else self._linger)
             if span.start <= pos < end:
                 subtitle = _cue_text(span.speech, (pos - span.start) / self.sample_rate)
                 note = span.speech.note
@@ -175,6 +214,24 @@ class Programme:
         if self._current is not None:
             self._spans.append(_Span(-self._offset, self._current))
         self._sample = 0
+
+
+def _shorten(speech: Speech, end: int, fade: int) -> Speech:
+    """``speech`` ending at sample ``end``, its last ``fade`` samples (at most) ramped down to silence.
+
+    The caller picks ``end`` so that the faded samples have not been read yet. A speech kept to its natural
+    end is not faded.
+    """
+    import numpy as np
+
+    pcm = speech.pcm[: end * _BYTES_PER_SAMPLE]
+    if end < speech.samples and fade > 0:
+        n = min(fade, end)
+        samples = np.frombuffer(pcm, dtype="<i2", offset=(end - n) * _BYTES_PER_SAMPLE).astype(np.float64)
+        ramp = np.linspace(1.0, 0.0, n, endpoint=False)
+        faded = np.round(samples * ramp).astype("<i2").tobytes()
+        pcm = pcm[: (end - n) * _BYTES_PER_SAMPLE] + faded
+    return replace(speech, pcm=pcm, cut=True)
 
 
 def _cue_text(speech: Speech, offset: float) -> str | None:

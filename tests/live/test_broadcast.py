@@ -157,6 +157,64 @@ async def test_hls_programme_has_video_audio_speech_and_subtitles(tmp_path: Path
     assert _bright(frames[-1], layout.title) > 100  # the product card stays up
 
 
+async def test_hls_programme_ends_a_cut_sentence_where_the_director_cut_it(tmp_path: Path) -> None:
+    long = _espeak_wav(
+        tmp_path, "jin1 tian1 gei3 da4 jia1 jie4 shao4 yi1 kuan3 bao3 shi1 mian4 shuang1, zhi4 di4 qing1 bo2"
+    )
+    sentence = parse_wav(long)
+    clip = await build_tts("espeak").synthesize("今天有好货。", voice="zh")
+    mp3 = await transcode(clip.audio, clip.format, "mp3")
+    at = 1.5
+    assert sentence.duration - at > 2.5  # the cut drops far more than the tolerance below
+    cut = {
+        "of": 2,
+        "at": at,
+        "reason": "answer",
+        "position": {"loop": 0, "item": 0, "segment": 0, "sentence": 0},
+    }
+    events = [
+        OutputEvent(ROOM, 1, "product", dict(CARD)),
+        OutputEvent(
+            ROOM,
+            2,
+            "say",
+            {"text": "今天给大家介绍一款保湿面霜"},
+            AudioRef(long, "wav", sentence.sample_rate, sentence.duration),
+        ),
+        OutputEvent(ROOM, 3, "cut", cut),
+        OutputEvent(
+            ROOM,
+            4,
+            "answer",
+            {"text": "今天有好货。", "questions": [{"nickname": "小米", "text": "有什么好货"}]},
+            AudioRef(mp3, "mp3", 24000, clip.duration),
+        ),
+    ]
+    expected = at + clip.duration
+    sink = HlsSink(tmp_path / "hls", segment_seconds=1)
+    caster = Broadcaster(sink, fps=2, size=(320, 180))
+    for event in events:  # all on the programme before ffmpeg starts, so speech begins at media time 0
+        await caster.feed(event)
+    assert caster.programme.backlog_seconds == pytest.approx(expected, abs=0.1)
+    async with caster:
+        deadline = time.monotonic() + 15
+        while caster.programme.backlog_seconds > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        status = caster.status()
+    assert status.backlog_seconds == 0
+    assert status.spoken == 2
+
+    # The output is as long as the cut sentence's first 1.5 s and the answer (a segment of tolerance).
+    duration = float(_probe(str(sink.playlist_path))["format"]["duration"])
+    assert abs(duration - expected) <= 1.0
+    # The answer is heard right after the cut, and nothing of the dropped rest of the sentence after it.
+    levels = _audio_levels(sink.playlist_path)
+    loud = np.flatnonzero(levels > 0.01) * 0.1
+    assert loud.min() < 0.5
+    assert ((loud > at + 0.2) & (loud < expected - 0.2)).any()
+    assert loud.max() <= expected + 0.2
+
+
 async def test_ffmpeg_that_dies_is_restarted_and_reported(tmp_path: Path) -> None:
     reports: list[BroadcastStatus] = []
     sink = HlsSink(tmp_path / "hls", segment_seconds=1)
