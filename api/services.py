@@ -166,11 +166,15 @@ class Services:
             if self._rooms is None:
                 from agent.live.manager import RoomFactory, RoomManager
                 from agent.live.state import RoomStateStore
-                from voice import build_tts
+                from voice import MasterSpec, build_tts
 
                 state = RoomStateStore(self.engine)
                 state.create_schema()
-                tts = build_tts(self.settings.room_tts_engine, cache_dir=self.settings.data_dir / "tts-cache")
+                tts = build_tts(
+                    self.settings.room_tts_engine,
+                    cache_dir=self.settings.data_dir / "tts-cache",
+                    master=MasterSpec(format=self.settings.room_audio_format),
+                )
                 factory = RoomFactory(
                     catalog=self.store, pipeline=self.pipeline, tts=tts, bus=self.bus, state=state
                 )

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     room_ws_chat_burst: int = 3
     #: Speech for rooms started by the API: "auto" (edge-tts, espeak-ng behind it), "edge" or "espeak".
     room_tts_engine: Literal["auto", "edge", "espeak"] = "auto"
+    #: Audio format of a room's clips, sent to every viewer: "mp3" (64 kbit/s, about a fifth of WAV's
+    #: bytes, encoded in-process) or "wav".
+    room_audio_format: Literal["wav", "mp3"] = "mp3"
     # Logs (api/logging.py): JSON lines by default
     log_level: str = "INFO"
     log_json: bool = True

@@ -1,23 +1,29 @@
-"""Audio through ffmpeg: transcode between WAV, MP3 and Ogg Opus, resample, EBU R128 loudness, join.
+"""Audio: transcode between WAV, MP3 and Ogg Opus, resample, EBU R128 loudness, pause points, join.
 
 Both engines' clips pass through `master` so a room sounds the same whichever engine spoke: one format,
 one sample rate, one integrated loudness (EBU R128, default -16 LUFS, peak -1.5 dB; measured in-process
-by `voice.loudness`; `transcode` can also run ffmpeg's ``loudnorm``).
+by `voice.loudness`; `transcode` can also run ffmpeg's ``loudnorm``). Levelling, resampling, the pause
+points (`voice.pauses`) and MP3 encoding (LAME through ``lameenc``) run in-process; ffmpeg decodes MP3
+and Opus, encodes Opus, and encodes MP3 when ``lameenc`` is not installed.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
+from typing import Any
 
 from voice.errors import AudioError
 from voice.loudness import normalize_loudness
+from voice.pauses import find_pauses, pauses_from_cues
 from voice.process import run_tool
 from voice.types import AUDIO_FORMATS, AudioFormat, Clip, Cue
 from voice.wav import Pcm, build_wav, join_pcm, parse_wav, resample
 
 _DEMUXER: dict[str, str] = {"wav": "wav", "mp3": "mp3", "opus": "ogg"}
 _OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+# LAME's own default algorithm quality, the one ffmpeg's libmp3lame encoder uses.
+_LAME_QUALITY = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,8 +31,9 @@ class MasterSpec:
     """The format every clip leaves the speech layer in.
 
     Attributes:
-        format: "wav", "mp3" or "opus" (Ogg Opus). WAV is the default: the offline engine's clips then
-            never wait for ffmpeg, which keeps the first audio of an answer early.
+        format: "wav", "mp3" or "opus" (Ogg Opus). WAV is the default (the CLI and chat): the offline
+            engine's clips then need no encoder at all. Rooms send MP3 (``room_audio_format``), a fifth of
+            the bytes, encoded in-process by LAME.
         sample_rate: output samples per second (Opus allows 8/12/16/24/48 kHz).
         loudness_lufs: EBU R128 integrated loudness target; None leaves levels alone.
         true_peak: true-peak ceiling in dBTP for ``loudnorm``.
@@ -156,36 +163,98 @@ async def probe_duration(audio: bytes, source: AudioFormat, *, timeout: float = 
     return (await to_pcm(audio, source, timeout=timeout)).duration
 
 
-def _level_and_rate(pcm: Pcm, spec: MasterSpec) -> Pcm:
+def _lameenc() -> Any | None:
+    """The ``lameenc`` module, or None when it is not installed (ffmpeg then encodes MP3)."""
+    try:
+        import lameenc
+    except ImportError:
+        return None
+    return lameenc
+
+
+def _kbps(bitrate: str) -> int:
+    text = bitrate.strip().lower()
+    try:
+        return int(float(text[:-1])) if text.endswith("k") else int(text) // 1000
+    except ValueError as exc:
+        raise AudioError(f"MP3 bitrate {bitrate!r} is not like '64k' or '64000'") from exc
+
+
+def _lame_mp3(lameenc: Any, pcm: Pcm, kbps: int) -> bytes:
+    """Constant-bitrate mono MP3 at ``pcm``'s rate. Like ffmpeg's, it starts with LAME's 1105 samples of
+    encoder delay and carries no gapless tag, so a decoder plays the speech that much later."""
+    encoder = lameenc.Encoder()
+    try:
+        encoder.set_channels(1)
+        encoder.set_in_sample_rate(pcm.sample_rate)
+        encoder.set_out_sample_rate(pcm.sample_rate)
+        encoder.set_bit_rate(kbps)
+        encoder.set_quality(_LAME_QUALITY)
+        return bytes(encoder.encode(pcm.data) + encoder.flush())
+    except RuntimeError as exc:
+        raise AudioError(f"LAME cannot encode {pcm.sample_rate} Hz audio at {kbps} kbit/s: {exc}") from exc
+
+
+async def encode(pcm: Pcm, target: AudioFormat, *, bitrate: str = "64k", timeout: float = 10.0) -> bytes:
+    """16-bit mono ``pcm`` as a complete ``target`` file at its own sample rate.
+
+    WAV is built in-process; MP3 is encoded in-process by LAME (``lameenc``, in a thread: about 10 ms per
+    second of speech, where an ffmpeg process takes 150-250 ms for a sentence); Opus, and MP3 when
+    ``lameenc`` is missing, go through ffmpeg.
+
+    Raises:
+        AudioError: the encoder rejected the audio or the bitrate.
+        TTSTimeout: ffmpeg took longer than ``timeout``.
+    """
+    if target == "wav":
+        return build_wav(pcm)
+    lameenc = _lameenc() if target == "mp3" else None
+    if lameenc is not None:
+        return await asyncio.to_thread(_lame_mp3, lameenc, pcm, _kbps(bitrate))
+    return await transcode(
+        build_wav(pcm), "wav", target, sample_rate=pcm.sample_rate, bitrate=bitrate, timeout=timeout
+    )
+
+
+def _level_rate_and_pauses(pcm: Pcm, spec: MasterSpec) -> tuple[Pcm, tuple[float, ...]]:
     if spec.loudness_lufs is not None:
         pcm = normalize_loudness(pcm, spec.loudness_lufs, spec.true_peak)
-    return resample(pcm, spec.sample_rate) if spec.format == "wav" else pcm
+    pcm = resample(pcm, spec.sample_rate)
+    return pcm, find_pauses(pcm)
 
 
 async def master(clip: Clip, spec: MasterSpec) -> Clip:
-    """``clip`` in the spec's format, sample rate and loudness; cues and duration carried over.
+    """``clip`` in the spec's format, sample rate and loudness, with its pause points; cues carried over.
 
-    Loudness is measured and corrected, and WAV resampled, in-process (`voice.loudness`,
-    `voice.wav.resample`): WAV from WAV needs no ffmpeg at all; MP3 and Opus need one encode.
+    Loudness is measured and corrected, the audio resampled and its pauses found in-process on the PCM
+    that is encoded (`voice.loudness`, `voice.wav.resample`, `voice.pauses`), so the duration is exact:
+    WAV from WAV needs no ffmpeg at all, MP3 only a decode when the source is not WAV. A clip already in
+    the spec's format and rate, with no loudness target, is not re-encoded: a WAV one gets its pauses from
+    its PCM, any other from the gaps between its cues (unless it brings pauses of its own).
     """
     if clip.format == spec.format and clip.sample_rate == spec.sample_rate and spec.loudness_lufs is None:
-        return clip
+        if clip.format == "wav":
+            return replace(clip, pauses=await asyncio.to_thread(find_pauses, parse_wav(clip.audio)))
+        return clip if clip.pauses else replace(clip, pauses=pauses_from_cues(clip.cues))
     pcm = await to_pcm(clip.audio, clip.format, timeout=spec.timeout)
     # The numpy work (tens of milliseconds) runs in a thread so the event loop keeps serving rooms.
-    pcm = await asyncio.to_thread(_level_and_rate, pcm, spec)
-    if spec.format == "wav":
-        audio = build_wav(pcm)
-    else:
-        wav = build_wav(pcm)
-        audio = await transcode(
-            wav, "wav", spec.format, sample_rate=spec.sample_rate, bitrate=spec.bitrate, timeout=spec.timeout
-        )
-    duration = parse_wav(audio).duration if spec.format == "wav" else pcm.duration
-    return replace(clip, audio=audio, format=spec.format, sample_rate=spec.sample_rate, duration=duration)
+    pcm, pauses = await asyncio.to_thread(_level_rate_and_pauses, pcm, spec)
+    audio = await encode(pcm, spec.format, bitrate=spec.bitrate, timeout=spec.timeout)
+    return replace(
+        clip,
+        audio=audio,
+        format=spec.format,
+        sample_rate=spec.sample_rate,
+        duration=pcm.duration,
+        pauses=pauses,
+    )
 
 
 async def join_clips(clips: list[Clip], target: AudioFormat = "wav", *, gap: float = 0.0) -> Clip:
     """One clip of ``clips`` in order, cues shifted to their place, at the first clip's sample rate.
+
+    Its pauses are found on the joined audio: each clip's own pauses, shifted to their place, and the
+    silence where one clip meets the next.
 
     Raises:
         AudioError: no clips, or ffmpeg rejected one.
@@ -200,8 +269,10 @@ async def join_clips(clips: list[Clip], target: AudioFormat = "wav", *, gap: flo
         cues.extend(cue.shifted(offset) for cue in clip.cues)
         offset += pcm.duration + gap
     joined = join_pcm(pcms, gap)
-    wav = build_wav(joined)
-    audio = wav if target == "wav" else await transcode(wav, "wav", target, sample_rate=rate)
+    pauses = await asyncio.to_thread(find_pauses, joined)
+    audio = await encode(joined, target)
     first = clips[0]
     engines = sorted({c.engine for c in clips})
-    return Clip(audio, target, rate, joined.duration, tuple(cues), "+".join(engines), first.voice)
+    return Clip(
+        audio, target, rate, joined.duration, tuple(cues), "+".join(engines), first.voice, pauses=pauses
+    )

@@ -32,6 +32,7 @@ def _encode(clip: Clip) -> bytes:
         "cues": [[c.start, c.end, c.text] for c in clip.cues],
         "engine": clip.engine,
         "voice": clip.voice,
+        "pauses": list(clip.pauses),
         "audio_bytes": len(clip.audio),
     }
     return json.dumps(header, ensure_ascii=False).encode("utf-8") + b"\n" + clip.audio
@@ -55,6 +56,8 @@ def _decode(blob: bytes) -> Clip | None:
             cues=tuple(Cue(float(s), float(e), str(t)) for s, e, t in meta["cues"]),
             engine=str(meta["engine"]),
             voice=str(meta["voice"]),
+            # Pause points are optional in an entry: one stored without them loads with none.
+            pauses=tuple(float(t) for t in meta.get("pauses", ())),
         )
     except (ValueError, KeyError, TypeError):
         return None

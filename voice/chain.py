@@ -38,8 +38,8 @@ def build_tts(
         engine: "auto", "edge" or "espeak".
         cache_dir: the clip cache directory (``<data_dir>/tts-cache``); None disables caching.
         cache_max_bytes: the cache's size cap, shared by all engines.
-        master: output format, sample rate and loudness (default MP3, 24 kHz, -16 LUFS); every engine's
-            clips leave in it.
+        master: output format, sample rate and loudness (default WAV, 24 kHz, -16 LUFS); every engine's
+            clips leave in it, with their pause points.
         voices: the default voice map (rooms pass their own per call).
         fallback, edge, espeak: engine and chain options.
         communicate, list_voices: replacements for edge-tts's ``Communicate`` and ``list_voices`` (tests).

@@ -76,6 +76,9 @@ class Clip:
         cues: subtitle cues, times relative to the start of this clip.
         engine: the engine that spoke ("edge", "espeak").
         voice: the engine's voice that spoke.
+        pauses: where playback can stop without cutting a word: instants in seconds from the start of this
+            clip, each in the middle of a silent gap inside the speech (never in the leading or trailing
+            silence), ascending. Found by `voice.pauses` when the clip is mastered; empty when unknown.
     """
 
     audio: bytes = field(repr=False)
@@ -85,6 +88,7 @@ class Clip:
     cues: tuple[Cue, ...] = ()
     engine: str = ""
     voice: str = ""
+    pauses: tuple[float, ...] = ()
 
     @property
     def text(self) -> str:

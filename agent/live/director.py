@@ -1,18 +1,29 @@
 """The director: one asyncio task per room that owns the room's timeline.
 
-It speaks the script sentence by sentence. Each step of its loop takes, in this order: the oldest
-pending operator command (``say_now`` is spoken at once, before anything else), then the next triaged
-question group (answered whole), then a due acknowledgement, then the sentence at the room's
-`Position`. Nothing interrupts an utterance: commands and questions that arrive while one plays wait
-for its end, because the director only looks at them between utterances. After an answer the next
-``say`` is exactly the next unsaid sentence, since the position is data that only an utterance that
-finished playing advances. No timer decides when to resume.
+It speaks the script sentence by sentence. Each step of its loop takes, in this order: a prepared
+operator line, the oldest pending operator command (``say_now`` is spoken at once, before anything
+else), a prepared answer, then the next triaged question group (answered whole), then a due
+acknowledgement, then the sentence at the room's `Position`.
 
-Playing is modelled by waiting for the clip's duration through an injectable ``sleep`` (the web page or
-the broadcaster plays the audio the event carries). The position, status and counters are persisted
-after every utterance, so a restarted director resumes at the next unsaid sentence. A sentence cut by a
-crash or a cancel while it played is said again on restart — a sentence, never a segment — because the
-position moves past a sentence only once it has finished.
+Barge-in. While an utterance plays the director is not idle: a question that arrives is answered at
+once (pipeline and speech run while the sentence is still on air), and an operator's ``say_now`` is
+synthesised likewise. When that answer or line is ready and a *script sentence* is playing, the
+director does not make the viewer wait for the end of a long sentence: unless the sentence ends within
+``finish_within_s`` anyway, it cuts it at the next pause in its audio (a silence between words, found
+by the speech layer, `voice.Clip.pauses`) within ``max_cut_wait_s``, or right away when there is none,
+publishes a ``cut`` event (the sentence's ``seq`` and the offset at which it stops, so every page and
+the broadcaster stop it at the same sample) and speaks the answer there. The cut sentence has not been
+said: the position still names it, so after the interruption it is said again, whole — and a sentence
+said again is not cut a second time, so a busy chat cannot stall the script. Answers, acknowledgements
+and operator lines are never cut. After an answer the next ``say`` is exactly the next unsaid
+sentence, since the position is data that only a sentence that finished playing advances. No timer
+decides when to resume.
+
+Playing is modelled by waiting for the clip's duration through an injectable ``sleep`` / ``wait`` (the
+web page or the broadcaster plays the audio the event carries). The position, status and counters are
+persisted after every utterance, so a restarted director resumes at the next unsaid sentence. A
+sentence cut by a crash or a cancel while it played is said again on restart — a sentence, never a
+segment — because the position moves past a sentence only once it has finished.
 
 A TTS failure never silences the room: the event is published without audio (the subtitles still show)
 and the director waits the text's reading time instead of the clip's duration.
@@ -50,6 +61,7 @@ from agent.live.ports import (
     Sleep,
     SpeechLike,
     TriageLike,
+    WaitWoken,
 )
 from agent.live.state import RoomStateStore, RoomStatus
 from agent.live.timeline import advance, conversation_id, product_card, sentence_at, settle, to_audio
@@ -72,6 +84,11 @@ class DirectorOptions:
         seq_restart_gap: how far ``seq`` jumps on restart, above the events published since the last
             persist (at most a handful), so clients see a gap and never a repeated number.
         zh_chars_per_second, en_chars_per_second: reading pace for text-only events.
+        barge_in: cut a playing script sentence for a ready answer or operator line (see the module).
+        finish_within_s: a sentence that ends within this many seconds of the answer being ready is
+            not cut, it finishes.
+        max_cut_wait_s: how far ahead a pause in the audio is looked for; without one in reach the
+            sentence is cut at once (pages and the broadcaster fade it out).
     """
 
     state_every: int = 10
@@ -82,6 +99,9 @@ class DirectorOptions:
     max_step_failures: int = 5
     zh_chars_per_second: float = 4.5
     en_chars_per_second: float = 14.0
+    barge_in: bool = True
+    finish_within_s: float = 1.0
+    max_cut_wait_s: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +112,30 @@ class _Op:
 
 
 _GROUPED = {"zh": "好几位朋友都问到了，", "en": "A few of you asked about this. "}
-_COUNTERS = ("said", "answered", "acks", "operator", "fillers", "tts_failures", "answer_failures", "loops")
+_COUNTERS = (
+    "said",
+    "answered",
+    "acks",
+    "operator",
+    "fillers",
+    "cuts",
+    "tts_failures",
+    "answer_failures",
+    "loops",
+)
+
+
+@dataclass(slots=True)
+class _Utterance:
+    """A line ready to go on air: its event kind, text, event data, audio, and when it became ready."""
+
+    kind: OutputKind
+    text: str
+    data: dict[str, Any]
+    clip: Clip | None
+    counter: str
+    ready_at: float
+    timings: dict[str, float] | None = None
 
 
 class Director:
@@ -110,8 +153,13 @@ class Director:
             and link only.
         options: pacing knobs.
         sleep: waits while a clip plays (injectable so tests run on controlled time).
-        clock: monotonic seconds (idle fillers).
+        wait: waits for an event or a timeout, whichever is first (returns True when woken); None
+            races the event against ``sleep``. Controlled-time tests pass their own.
+        clock: monotonic seconds (offsets into the playing clip, idle fillers).
         resume: continue from the persisted position when the persisted plan is this plan.
+        owner: the lease owner running this room (`RoomManager.owner`); position writes are fenced by
+            it, and a director whose write is refused (another process took the room over) ends at
+            once without touching the room's state. None writes unfenced (a single process).
     """
 
     def __init__(
@@ -127,8 +175,10 @@ class Director:
         catalog: CatalogLike | None = None,
         options: DirectorOptions | None = None,
         sleep: Sleep = asyncio.sleep,
+        wait: WaitWoken | None = None,
         clock: Callable[[], float] = time.monotonic,
         resume: bool = True,
+        owner: str | None = None,
     ) -> None:
         self.plan = plan
         self.room_id = plan.room_id
@@ -141,8 +191,10 @@ class Director:
         self._state = state
         self._catalog = catalog
         self._sleep = sleep
+        self._wait_for = wait
         self._clock = clock
         self._resume = resume
+        self._owner = owner
         self._links = plan.link_map()
         self._voice = plan.voice or plan.language
         self._ops: deque[_Op] = deque()
@@ -154,6 +206,8 @@ class Director:
         self._counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self._seq = 0
         self._shown: tuple[int, int] | None = None  # (loop, item) whose product card is up
+        self._ready: _Utterance | None = None  # an answer or operator line prepared while a clip played
+        self._cut: Position | None = None  # the last sentence cut: said again whole, never cut twice
         self._idle = False
         self._last_spoke = clock()
         self._finished = False
@@ -178,13 +232,15 @@ class Director:
         return dict(self._counters)
 
     def snapshot(self) -> dict[str, Any]:
-        """Status, position, idle flag, queue length and counters (the ``state`` event's data)."""
+        """Status, position, idle flag, queue length, pending commands, the prepared line waiting to be
+        said ("answered" or "operator", else None) and counters (the ``state`` event's data)."""
         data: dict[str, Any] = {
             "status": self._status,
             "position": self._position.to_dict(),
             "idle": self._idle,
             "queue": self._queue_length(),
             "pending_commands": len(self._ops),
+            "prepared": self._ready.counter if self._ready is not None else None,
             "counters": dict(self._counters),
         }
         if self.error:
@@ -293,22 +349,30 @@ class Director:
 
     async def step(self) -> None:
         """One decision: a command, an answer, an acknowledgement, a sentence, or a wait."""
+        if self._ready is not None and self._ready.counter == "operator":
+            await self._deliver(self._take_ready())  # a say_now, taken from the commands in order
+            return
         if self._ops:
             await self._apply(self._ops.popleft())
             return
         if self._status == "paused":
             await self._wait()
             return
+        if self._ready is not None:
+            await self._deliver(self._take_ready())
+            return
         group = self.triage.next_question()
         if group is not None:
-            await self._answer(group)
+            answer = await self._prepare_answer(group)
+            if answer is not None:
+                await self._deliver(answer)
             return
         if not self._acks:
             due = self.triage.next_ack()
             if due is not None:
                 self._acks.append(due.text)
         if self._acks:
-            await self._speak("ack", self._acks.popleft(), {}, counter="acks")
+            await self._deliver(await self._render("ack", self._acks.popleft(), {}, counter="acks"))
             return
         script = self._current_script()
         text = sentence_at(script, self._position)
@@ -324,11 +388,9 @@ class Director:
     # -- steps -------------------------------------------------------------------------------------
     async def _apply(self, op: _Op) -> None:
         if op.kind == "say_now":
-            line = enforce(op.text).text.strip()
-            if not line:
-                log.warning("room %s: operator line dropped by compliance: %r", self.room_id, op.text)
-                return
-            await self._speak("say", line, {"origin": "operator"}, counter="operator")
+            line = await self._prepare_operator(op.text)
+            if line is not None:
+                await self._deliver(line)
             return
         if op.kind == "skip_to":
             script = self._current_script()
@@ -350,7 +412,15 @@ class Director:
         self._persist()
         await self._publish("state", self.snapshot())
 
-    async def _answer(self, group: QuestionGroupLike) -> None:
+    async def _prepare_operator(self, text: str) -> _Utterance | None:
+        line = enforce(text).text.strip()
+        if not line:
+            log.warning("room %s: operator line dropped by compliance: %r", self.room_id, text)
+            return None
+        return await self._render("say", line, {"origin": "operator"}, counter="operator")
+
+    async def _prepare_answer(self, group: QuestionGroupLike) -> _Utterance | None:
+        """The spoken answer to a question group (pipeline, then speech), or None when there is none."""
         first = group.messages[0] if group.messages else None
         user_id = getattr(first, "user_id", None)
         who = user_id or getattr(first, "nickname", "") or "viewer"
@@ -368,10 +438,10 @@ class Director:
         except Exception:
             log.exception("room %s: the pipeline failed on %r", self.room_id, group.text)
             self._counters["answer_failures"] += 1
-            return
+            return None
         pipeline_ms = (time.perf_counter() - started) * 1000.0
         if result.silent or not result.answer.strip():
-            return
+            return None
         count = max(group.count, len(group.messages))
         lang = result.language if result.language in _GROUPED else self.plan.language
         text = (_GROUPED.get(lang, _GROUPED["zh"]) if count > 1 else "") + result.answer.strip()
@@ -385,7 +455,11 @@ class Director:
             "route": result.route,
             "escalated": result.escalated,
         }
-        await self._speak("answer", text, data, counter="answered", pipeline_ms=pipeline_ms)
+        started = time.perf_counter()
+        answer = await self._render("answer", text, data, counter="answered")
+        tts_ms = (time.perf_counter() - started) * 1000.0
+        answer.timings = {"pipeline": round(pipeline_ms, 1), "tts": round(tts_ms, 1)}
+        return answer
 
     async def _say(self, script: ScriptLike, text: str) -> None:
         pos = self._position
@@ -400,7 +474,7 @@ class Director:
             "sku": item.sku,
             "link": item.link,
         }
-        await self._speak("say", text, data, counter="said", advance_from=pos)
+        await self._deliver(await self._render("say", text, data, counter="said"), sentence=pos)
 
     def _next_loop(self) -> None:
         loop = self._position.loop + 1
@@ -415,58 +489,125 @@ class Director:
         fillers = [f for f in self._current_script().fillers if f.strip()]
         if fillers and self._clock() - self._last_spoke >= self.options.filler_after_s:
             line = fillers[self._counters["fillers"] % len(fillers)]
-            await self._speak("say", line, {"origin": "filler"}, counter="fillers")
+            await self._deliver(await self._render("say", line, {"origin": "filler"}, counter="fillers"))
             return
         await self._wait()
 
     async def _wait(self) -> None:
         """Until a command or question wakes the room, or ``idle_poll_s`` passes."""
+        await self._woken_within(self.options.idle_poll_s)
+
+    async def _woken_within(self, seconds: float) -> bool:
+        """Wait until `notify` or until ``seconds`` pass; True when woken (the wake flag is cleared)."""
         if self._wake.is_set():
             self._wake.clear()
-            return
-        waker = asyncio.ensure_future(self._wake.wait())
-        poll = asyncio.ensure_future(self._sleep(self.options.idle_poll_s))
-        try:
-            await asyncio.wait({waker, poll}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (waker, poll):
-                task.cancel()
-            await asyncio.gather(waker, poll, return_exceptions=True)
+            return True
+        if self._wait_for is not None:
+            woken = await self._wait_for(self._wake, seconds)
+        else:
+            waker = asyncio.ensure_future(self._wake.wait())
+            timer = asyncio.ensure_future(self._sleep(seconds))
+            try:
+                await asyncio.wait({waker, timer}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (waker, timer):
+                    task.cancel()
+                await asyncio.gather(waker, timer, return_exceptions=True)
+            woken = self._wake.is_set()
         self._wake.clear()
+        return woken
 
     # -- speaking ----------------------------------------------------------------------------------
-    async def _speak(
-        self,
-        kind: OutputKind,
-        text: str,
-        data: dict[str, Any],
-        *,
-        counter: str,
-        advance_from: Position | None = None,
-        pipeline_ms: float | None = None,
-    ) -> None:
-        """Synthesise, publish, wait for the clip to play, then advance and persist."""
-        started = time.perf_counter()
-        clip = await self._synthesize(text)
-        payload: dict[str, Any] = {"text": text, **data}
-        if pipeline_ms is not None:
-            tts_ms = (time.perf_counter() - started) * 1000.0
-            payload["timings_ms"] = {"pipeline": round(pipeline_ms, 1), "tts": round(tts_ms, 1)}
-        audio = to_audio(clip) if clip is not None else None
-        await self._publish(kind, payload, audio)
-        await self._sleep(clip.duration if clip is not None else self.reading_time(text))
+    async def _render(self, kind: OutputKind, text: str, data: dict[str, Any], *, counter: str) -> _Utterance:
+        return _Utterance(kind, text, data, await self._synthesize(text), counter, self._clock())
+
+    def _take_ready(self) -> _Utterance:
+        ready, self._ready = self._ready, None
+        assert ready is not None
+        return ready
+
+    async def _deliver(self, line: _Utterance, *, sentence: Position | None = None) -> None:
+        """Publish ``line``, let it play, then advance (a script ``sentence`` that was not cut) and persist.
+
+        Only a script sentence (``sentence`` given) can be cut, and only once (see the module).
+        """
+        payload: dict[str, Any] = {"text": line.text, **line.data}
+        if line.timings is not None:
+            held = max(0.0, self._clock() - line.ready_at) * 1000.0
+            payload["timings_ms"] = {**line.timings, "held": round(held, 1)}
+        audio = to_audio(line.clip) if line.clip is not None else None
+        seq = await self._publish(line.kind, payload, audio)
+        cuttable = (
+            self.options.barge_in and sentence is not None and line.clip is not None and sentence != self._cut
+        )
+        seconds = line.clip.duration if line.clip is not None else self.reading_time(line.text)
+        cut_at = await self._play(line.clip, seconds, cuttable=cuttable)
         self._last_spoke = self._clock()
         self._idle = False
-        if advance_from is not None:
+        if cut_at is not None and sentence is not None:
+            self._cut = sentence
+            self._counters["cuts"] += 1
+            reason = "operator" if self._ready is not None and self._ready.counter == "operator" else "answer"
+            cut = {"of": seq, "at": round(cut_at, 3), "reason": reason, "position": sentence.to_dict()}
+            await self._publish("cut", cut)
+            self._persist()
+            return
+        if sentence is not None:
             script = self._current_script()
-            self._position = advance(script, advance_from)
+            self._position = advance(script, sentence)
             if self.plan.loop and self._position.item >= len(script.items):
                 self._next_loop()  # a looping show is in its next loop as soon as the last sentence ends
-        self._counters[counter] = self._counters.get(counter, 0) + 1
+        self._counters[line.counter] = self._counters.get(line.counter, 0) + 1
         self._persist()
+        if self._finished:  # the lease was lost: the new owner speaks for the room now
+            return
         utterances = sum(self._counters[c] for c in ("said", "answered", "acks", "operator", "fillers"))
         if self.options.state_every > 0 and utterances % self.options.state_every == 0:
             await self._publish("state", self.snapshot())
+
+    async def _play(self, clip: Clip | None, seconds: float, *, cuttable: bool) -> float | None:
+        """Wait while an utterance of ``seconds`` plays, preparing what arrives meanwhile.
+
+        Returns the offset (seconds into the clip) at which it was cut, or None when it played whole.
+        """
+        started = self._clock()
+        while True:
+            remaining = seconds - (self._clock() - started)
+            if remaining <= 0 or not await self._woken_within(remaining):
+                return None
+            if self._ready is None:
+                await self._prepare_interruption()
+            if self._ready is None or not cuttable or clip is None:
+                continue
+            offset = self._clock() - started
+            if seconds - offset <= self.options.finish_within_s:
+                await self._sleep(max(0.0, seconds - offset))
+                return None
+            cut = self._cut_point(clip, offset)
+            if cut > offset:
+                await self._sleep(cut - offset)
+            return cut
+
+    async def _prepare_interruption(self) -> None:
+        """Something woke the room mid-utterance: synthesise a leading ``say_now`` or answer a question.
+
+        Other commands wait for the utterance to end (they are applied between utterances), and so does
+        everything else while one of them is pending.
+        """
+        if self._ops:
+            if self._ops[0].kind == "say_now":
+                self._ready = await self._prepare_operator(self._ops.popleft().text)
+            return
+        if self._status != "running":
+            return
+        group = self.triage.next_question()
+        if group is not None:
+            self._ready = await self._prepare_answer(group)
+
+    def _cut_point(self, clip: Clip, offset: float) -> float:
+        """The first pause in ``clip`` at or after ``offset`` within reach, else ``offset`` itself."""
+        reach = offset + self.options.max_cut_wait_s
+        return next((p for p in clip.pauses if offset <= p <= reach), offset)
 
     async def _synthesize(self, text: str) -> Clip | None:
         try:
@@ -493,7 +634,8 @@ class Director:
         product = self._catalog.get_product(self.plan.merchant, item.sku) if self._catalog else None
         await self._publish("product", product_card(item, product, self.plan.language))
 
-    async def _publish(self, kind: OutputKind, data: dict[str, Any], audio: AudioRef | None = None) -> None:
+    async def _publish(self, kind: OutputKind, data: dict[str, Any], audio: AudioRef | None = None) -> int:
+        """Publish an event; returns its ``seq``."""
         self._seq += 1
         event = OutputEvent(self.room_id, self._seq, kind, data, audio)
         try:
@@ -502,6 +644,7 @@ class Director:
             raise
         except Exception:  # a broken bus must not stop the show; the page sees a gap in seq
             log.exception("room %s: publishing %s failed", self.room_id, kind)
+        return event.seq
 
     # -- persistence -------------------------------------------------------------------------------
     def _current_script(self) -> ScriptLike:
@@ -537,14 +680,21 @@ class Director:
 
     def _persist(self) -> None:
         try:
-            self._state.save_progress(
+            saved = self._state.save_progress(
                 self.room_id,
                 status=self._status,
                 position=self._position,
                 counters=self._persisted_counters(),
+                owner=self._owner,
             )
         except Exception:  # the show goes on; the next utterance tries again
             log.exception("room %s: persisting the position failed", self.room_id)
+            return
+        if not saved and self._owner is not None and not self._finished:
+            # Another process holds the room now: stop speaking, leave its state to the new owner.
+            log.warning("room %s: lease lost to another process; this director stops", self.room_id)
+            self.error = "another process took over this room"
+            self._finished = True
 
     def _queue_length(self) -> int:
         try:

@@ -32,7 +32,15 @@ from typing import Any
 from agent.live.director import Director, DirectorOptions
 from agent.live.events import Command, RoomEvent, ViewerMessage
 from agent.live.plan import PlanError, RoomPlan
-from agent.live.ports import BusLike, CatalogLike, PipelineLike, ScriptBuilderLike, Sleep, SpeechLike
+from agent.live.ports import (
+    BusLike,
+    CatalogLike,
+    PipelineLike,
+    ScriptBuilderLike,
+    Sleep,
+    SpeechLike,
+    WaitWoken,
+)
 from agent.live.script import ScriptBuilder
 from agent.live.state import RoomStateStore
 from agent.live.triage import AckLine, ChatTriage, TriageDecision, TriageOptions
@@ -70,7 +78,8 @@ class RoomFactory:
         script_builder: builds scripts; None uses `ScriptBuilder(catalog)`.
         triage_overrides: `TriageOptions` fields that differ from the plan's defaults.
         director_options: pacing knobs.
-        sleep, clock: time for the directors and the triage (injectable for tests).
+        sleep, wait, clock: time for the directors and the triage (injectable for tests; ``wait`` is the
+            director's wait-for-wake-or-timeout, None races the wake against ``sleep``).
     """
 
     catalog: CatalogLike
@@ -82,6 +91,7 @@ class RoomFactory:
     triage_overrides: dict[str, Any] = field(default_factory=dict)
     director_options: DirectorOptions | None = None
     sleep: Sleep = asyncio.sleep
+    wait: WaitWoken | None = None
     clock: Callable[[], float] = time.monotonic
 
     def triage(self, plan: RoomPlan) -> ChatTriage:
@@ -93,7 +103,7 @@ class RoomFactory:
             self.script_builder = ScriptBuilder(self.catalog)
         return self.script_builder
 
-    def director(self, plan: RoomPlan, *, resume: bool = True) -> Director:
+    def director(self, plan: RoomPlan, *, resume: bool = True, owner: str | None = None) -> Director:
         return Director(
             plan,
             script_builder=self.builder(),
@@ -105,8 +115,10 @@ class RoomFactory:
             catalog=self.catalog,
             options=self.director_options,
             sleep=self.sleep,
+            wait=self.wait,
             clock=self.clock,
             resume=resume,
+            owner=owner,
         )
 
 
@@ -163,7 +175,7 @@ class RoomManager:
             raise RoomRunningError(
                 f"room {plan.room_id!r} is running in another process ({holder}); stop it there first"
             )
-        director = self.factory.director(plan, resume=resume)
+        director = self.factory.director(plan, resume=resume, owner=self.owner)
         task = asyncio.create_task(director.run(), name=f"room:{plan.room_id}")
         self._rooms[plan.room_id] = (director, task)
         task.add_done_callback(functools.partial(self._finished, plan.room_id))

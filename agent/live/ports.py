@@ -7,6 +7,7 @@ The real ones are `agent.live.plan.RoomPlan`, `agent.live.script.ScriptBuilder` 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
@@ -17,6 +18,8 @@ from knowledge.models import Product
 from voice import Clip
 
 Sleep = Callable[[float], Awaitable[None]]
+#: Waits until the event is set (True, the event is cleared) or the seconds pass (False).
+WaitWoken = Callable[[asyncio.Event, float], Awaitable[bool]]
 
 
 class PlanLike(Protocol):

@@ -184,14 +184,28 @@ class RoomStateStore:
                 conn.execute(insert(room_state).values(room_id=room_id, **values))
 
     def save_progress(
-        self, room_id: str, *, status: RoomStatus, position: Position, counters: Mapping[str, int]
+        self,
+        room_id: str,
+        *,
+        status: RoomStatus,
+        position: Position,
+        counters: Mapping[str, int],
+        owner: str | None = None,
     ) -> bool:
-        """Write status, position and counters of a room already saved; False if there is no row."""
+        """Write status, position and counters of a room already saved; False if there is no row.
+
+        With ``owner`` the write is fenced by the lease: it only lands while ``owner`` is the room's
+        recorded owner, so a director whose lease another process has taken over cannot move the
+        position under the new owner (False then too).
+        """
         self._ready()
+        fence = [room_state.c.room_id == room_id]
+        if owner is not None:
+            fence.append(room_state.c.owner == owner)
         with self._engine.begin() as conn:
             done = conn.execute(
                 update(room_state)
-                .where(room_state.c.room_id == room_id)
+                .where(*fence)
                 .values(
                     status=_status(status),
                     **position.to_dict(),

@@ -128,12 +128,16 @@ async def run_room(services: Services, plan: Any, run: RoomRun) -> None:
     from agent.live.connectors import ReplayConnector
     from agent.live.manager import RoomFactory, RoomManager
     from agent.live.state import RoomStateStore
-    from voice import build_tts
+    from voice import MasterSpec, build_tts
 
     settings = services.settings
     state = RoomStateStore(services.engine)
     state.create_schema()
-    tts = build_tts(run.engine, cache_dir=settings.data_dir / "tts-cache")  # type: ignore[arg-type]
+    tts = build_tts(
+        run.engine,  # type: ignore[arg-type]
+        cache_dir=settings.data_dir / "tts-cache",
+        master=MasterSpec(format=settings.room_audio_format),
+    )
     bus = services.bus
     manager = RoomManager(
         RoomFactory(catalog=services.store, pipeline=services.pipeline, tts=tts, bus=bus, state=state)
@@ -216,6 +220,10 @@ async def _print_events(events: Any, run: RoomRun) -> None:
         elif event.kind in ("say", "ack"):
             console.print(
                 f"  {data.get('text')}", highlight=False, style="dim" if event.kind == "ack" else None
+            )
+        elif event.kind == "cut":
+            console.print(
+                f"  [yellow]✂ cut at {data.get('at')} s for the {data.get('reason')}[/]", highlight=False
             )
         elif event.kind == "state":
             console.print(f"[dim]state {data.get('status')} {data.get('position')}[/]", highlight=False)

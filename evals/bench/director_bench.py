@@ -1,18 +1,23 @@
 """A live room end to end: viewer question to the start of its spoken answer.
 
 One room (`RoomManager` + `Director`) runs the demo catalog's script with the real offline speech chain
-(espeak-ng, mastered to MP3, no clip cache so every line is synthesised) and the real answer pipeline
-(`Services`: the multilingual USE embedder, or the hash embedder with ``quick``). Viewer questions
-arrive at random times while the script plays. The director answers between sentences, so a question
-waits for the sentence in progress to end, then for the pipeline and TTS:
+(espeak-ng, mastered in the rooms' audio format, no clip cache so every line is synthesised) and the
+real answer pipeline (`Services`: the multilingual USE embedder, or the hash embedder with ``quick``).
+Viewer questions arrive at random times while the script plays. The director prepares an answer as
+soon as a question arrives (pipeline and speech run while the sentence is still on air) and then cuts
+the script sentence at its next pause (barge-in, see `agent.live.director`) or lets it finish when it
+is about to end anyway:
 
-    latency = wait (for the utterance in progress to end, then for answers queued before it)
+    latency = picked up (waiting behind another answer being prepared)
               + processing (pipeline + TTS)
+              + held (until the cut point, the end of the sentence, or answers queued before it)
 
-Playing a clip is modelled by sleeping its duration divided by ``SPEED_UP`` to keep the run short. The
-wait component is scaled back: time spent inside playback sleeps counts ``SPEED_UP`` times, everything
-else (synthesis of the next sentence, persisting, other answers' processing) counts as measured. The
-start of an answer is the instant its event is published (the page starts playing its audio then).
+Playing is modelled by waiting a clip's duration divided by ``SPEED_UP`` to keep the run short. The
+room (director and triage) runs on a *show clock* that counts time spent in those waits ``SPEED_UP``
+times and everything else (pipeline, synthesis, persisting) as measured, so every figure below is in
+show seconds, as a viewer would experience them. The start of an answer is the instant its event is
+published (the page starts playing its audio then, after its playout buffer). ``barge_in`` is also run
+off for comparison (the answer waits for the sentence in progress to end).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.live.bus import InProcessBus
+from agent.live.director import DirectorOptions
 from agent.live.events import OutputEvent, ViewerMessage
 from agent.live.manager import RoomFactory, RoomManager
 from agent.live.plan import RoomPlan
@@ -35,7 +41,7 @@ from agent.live.triage import TriageDecision
 from api.services import Services
 from api.settings import Settings
 from evals.bench.common import machine_info, percentiles
-from voice import build_tts
+from voice import MasterSpec, build_tts
 
 #: Playback runs this many times faster than real audio.
 SPEED_UP = 10.0
@@ -68,44 +74,54 @@ _QUESTIONS = [
 class _Asked:
     nickname: str
     text: str
-    at: float  # perf_counter when offered
+    at: float  # show time when offered
     accepted: bool
 
 
-class _TimedBus(InProcessBus):
-    """The in-process bus, noting when each event was published."""
+class _ShowTime:
+    """Playback waits run ``SPEED_UP`` times faster than show time; `clock` is the show clock."""
 
     def __init__(self) -> None:
+        self._origin = time.perf_counter()
+        self._inside = 0.0  # real seconds spent in finished playback waits
+        self._since: float | None = None  # real start of the wait in progress
+
+    def clock(self) -> float:
+        now = time.perf_counter()
+        inside = self._inside + (now - self._since if self._since is not None else 0.0)
+        return (now - self._origin) + inside * (SPEED_UP - 1.0)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._scaled(asyncio.sleep(max(0.0, seconds) / SPEED_UP))
+
+    async def wait(self, event: asyncio.Event, seconds: float) -> bool:
+        try:
+            await self._scaled(asyncio.wait_for(event.wait(), max(0.0, seconds) / SPEED_UP))
+        except TimeoutError:
+            return False
+        event.clear()
+        return True
+
+    async def _scaled(self, waiting: Any) -> None:
+        self._since = time.perf_counter()
+        try:
+            await waiting
+        finally:
+            self._inside += time.perf_counter() - self._since
+            self._since = None
+
+
+class _TimedBus(InProcessBus):
+    """The in-process bus, noting the show time at which each event was published."""
+
+    def __init__(self, clock: Any) -> None:
         super().__init__(max_queue=10_000)
+        self._clock = clock
         self.log: list[tuple[float, OutputEvent]] = []
 
     async def publish(self, event: OutputEvent) -> None:
-        self.log.append((time.perf_counter(), event))
+        self.log.append((self._clock(), event))
         await super().publish(event)
-
-
-class _ScaledPlayback:
-    """Sleeps a clip's duration / SPEED_UP and remembers each playback interval (real seconds)."""
-
-    def __init__(self) -> None:
-        self.intervals: list[tuple[float, float]] = []
-
-    async def sleep(self, seconds: float) -> None:
-        start = time.perf_counter()
-        await asyncio.sleep(seconds / SPEED_UP)
-        self.intervals.append((start, time.perf_counter()))
-
-    def remaining(self, at: float) -> float:
-        """Show seconds left of the clip playing at real instant ``at`` (0 between clips)."""
-        for a, b in self.intervals:
-            if a <= at < b:
-                return (b - at) * SPEED_UP
-        return 0.0
-
-    def unscaled(self, start: float, end: float) -> float:
-        """Seconds of show time in the real interval [start, end]: playback counts SPEED_UP times."""
-        inside = sum(max(0.0, min(end, b) - max(start, a)) for a, b in self.intervals)
-        return (end - start - inside) + inside * SPEED_UP
 
 
 def _plan() -> RoomPlan:
@@ -125,20 +141,21 @@ def _plan() -> RoomPlan:
     )
 
 
-async def _drive(services: Services, data_dir: Path, n_questions: int, seed: int) -> dict[str, Any]:
+async def _drive(services: Services, n_questions: int, seed: int, *, barge_in: bool) -> dict[str, Any]:
     rng = random.Random(seed)
-    bus = _TimedBus()
-    playback = _ScaledPlayback()
-    tts = build_tts("espeak", cache_dir=None)
+    show = _ShowTime()
+    bus = _TimedBus(show.clock)
+    tts = build_tts("espeak", cache_dir=None, master=MasterSpec(format=services.settings.room_audio_format))
     factory = RoomFactory(
         catalog=services.store,
         pipeline=services.pipeline,
         tts=tts,
         bus=bus,
         state=RoomStateStore(services.engine),
-        sleep=playback.sleep,
-        # The triage runs on real time: its windows shrink with the playback so they mean show time.
-        triage_overrides={"dedupe_window_s": 30.0 / SPEED_UP, "max_age_s": 60.0 / SPEED_UP},
+        director_options=DirectorOptions(barge_in=barge_in),
+        sleep=show.sleep,
+        wait=show.wait,
+        clock=show.clock,
     )
     manager = RoomManager(factory)
     plan = _plan()
@@ -148,69 +165,76 @@ async def _drive(services: Services, data_dir: Path, n_questions: int, seed: int
     while director.counters["said"] < 2:
         await asyncio.sleep(0.01)
     for i in range(n_questions):
-        await asyncio.sleep(rng.uniform(8.0, 40.0) / SPEED_UP)  # 8-40 s of show time apart
+        await asyncio.sleep(rng.uniform(8.0, 40.0) / SPEED_UP)  # about 8-40 s of show time apart
         link = rng.choice(list(plan.link_map()))
         text = rng.choice(_QUESTIONS).format(link=link)
         nickname = f"观众{i:03d}"
+        at = show.clock()
         decision = manager.offer(plan.room_id, ViewerMessage(plan.room_id, nickname, text, user_id=f"v{i}"))
         accepted = isinstance(decision, TriageDecision) and decision.accepted
-        asked.append(_Asked(nickname, text, time.perf_counter(), accepted))
+        asked.append(_Asked(nickname, text, at, accepted))
     deadline = time.perf_counter() + 120.0
-    while director.triage.stats()["queue"] and time.perf_counter() < deadline:
+    while (
+        director.triage.stats()["queue"] or director.snapshot()["prepared"]
+    ) and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.2)
     await manager.stop(plan.room_id)
 
     by_nickname = {a.nickname: a for a in asked}
-    waits: list[float] = []
-    utterance_end: list[float] = []
-    queued: list[float] = []
+    totals: list[float] = []
+    picked: list[float] = []
     processing: list[float] = []
+    held: list[float] = []
     pipeline_ms: list[float] = []
     tts_ms: list[float] = []
-    totals: list[float] = []
-    answered = 0
+    after_cut = 0
+    previous: OutputEvent | None = None
     for published, event in bus.log:
-        if event.kind != "answer":
-            continue
-        timings = event.data.get("timings_ms", {})
-        proc = float(timings.get("pipeline", 0.0)) + float(timings.get("tts", 0.0))
-        picked = published - proc / 1000.0
-        pipeline_ms.append(float(timings.get("pipeline", 0.0)))
-        tts_ms.append(float(timings.get("tts", 0.0)))
-        for question in event.data.get("questions", []):
-            who = by_nickname.get(question["nickname"])
-            if who is None:
-                continue
-            answered += 1
-            wait = playback.unscaled(who.at, max(who.at, picked)) * 1000.0
-            in_progress = min(wait, playback.remaining(who.at) * 1000.0)
-            waits.append(wait)
-            utterance_end.append(in_progress)
-            queued.append(wait - in_progress)
-            processing.append(proc)
-            totals.append(wait + proc)
-    says = [(t, e) for t, e in bus.log if e.kind == "say"]
+        if event.kind == "answer":
+            timings = event.data.get("timings_ms", {})
+            proc = float(timings.get("pipeline", 0.0)) + float(timings.get("tts", 0.0))
+            pipeline_ms.append(float(timings.get("pipeline", 0.0)))
+            tts_ms.append(float(timings.get("tts", 0.0)))
+            after_cut += previous is not None and previous.kind == "cut"
+            for question in event.data.get("questions", []):
+                who = by_nickname.get(question["nickname"])
+                if who is None:
+                    continue
+                total = (published - who.at) * 1000.0
+                hold = float(timings.get("held", 0.0))
+                totals.append(total)
+                processing.append(proc)
+                held.append(hold)
+                picked.append(max(0.0, total - proc - hold))
+        if event.kind != "state":
+            previous = event
+    says = [(t, e) for t, e in bus.log if e.kind == "say" and e.data.get("origin") == "script"]
+    cut_of = {int(e.data["of"]) for _, e in bus.log if e.kind == "cut"}
     durations = [e.audio.duration for _, e in says if e.audio is not None]
     gaps = [
-        (t1 - t0 - (e0.audio.duration / SPEED_UP if e0.audio else 0.0)) * 1000.0
-        for (t0, e0), (t1, _) in itertools.pairwise(says)
+        (t1 - t0 - e0.audio.duration) * 1000.0
+        for (t0, e0), (t1, e1) in itertools.pairwise(says)
+        if e0.audio is not None and e0.seq not in cut_of and e1.seq == e0.seq + 1
     ]
     stats = director.triage.stats()
     return {
+        "barge_in": barge_in,
         "questions": len(asked),
         "accepted_by_triage": sum(a.accepted for a in asked),
-        "answered_messages": answered,
+        "answered_messages": len(totals),
+        "answers": len(pipeline_ms),
+        "answers_started_at_a_cut": after_cut,
+        "sentences_cut": director.counters["cuts"],
         "merged": stats["merged"],
         "dropped": {k: v for k, v in stats["dropped"].items() if v},
         "evicted": {k: v for k, v in stats["evicted"].items() if v},
         "sentences_said": director.counters["said"],
-        "sentence_audio_seconds": percentiles([d * 1000.0 for d in durations]),
+        "sentence_audio_ms": percentiles([d * 1000.0 for d in durations]),
         "question_to_answer_start_ms": percentiles(totals),
-        "wait_ms": percentiles(waits),
-        "wait_for_utterance_in_progress_ms": percentiles(utterance_end),
-        "wait_behind_queued_answers_ms": percentiles(queued),
+        "picked_up_ms": percentiles(picked),
         "processing_ms": percentiles(processing),
+        "held_ms": percentiles(held),
         "pipeline_ms": percentiles(pipeline_ms),
         "answer_tts_ms": percentiles(tts_ms),
         "gap_between_sentences_ms": percentiles(gaps),
@@ -226,26 +250,30 @@ def run(*, quick: bool = False) -> dict[str, Any]:
         "quick": quick,
         "machine": machine_info(),
         "embedder": embedder,
-        "tts": "espeak-ng via voice.build_tts('espeak'), mastered MP3, no clip cache",
         "speed_up": SPEED_UP,
         "target_p95_ms": TARGET_P95_MS,
     }
     with tempfile.TemporaryDirectory(prefix="director-bench-") as tmp:
         data_dir = Path(tmp)
         services = Services(Settings(data_dir=data_dir, embedder=embedder, database_url=None))
+        result["tts"] = (
+            f"espeak-ng via voice.build_tts('espeak'), mastered {services.settings.room_audio_format}, no cache"
+        )
         try:
             files = [_DEMO / "products.jsonl", *sorted((_DEMO / "policies").glob("*.md"))]
             started = time.perf_counter()
             services.ingest(files, "demo")
             services.warm_up("demo")
             result["setup_seconds"] = round(time.perf_counter() - started, 1)
-            started = time.perf_counter()
-            result.update(asyncio.run(_drive(services, data_dir, n_questions, seed=7)))
-            result["run_seconds"] = round(time.perf_counter() - started, 1)
+            for barge_in in (True, False):
+                started = time.perf_counter()
+                run_result = asyncio.run(_drive(services, n_questions, seed=7, barge_in=barge_in))
+                run_result["run_seconds"] = round(time.perf_counter() - started, 1)
+                result["barge_in" if barge_in else "wait_for_sentence_end"] = run_result
         finally:
             services.close()
-    total = result["question_to_answer_start_ms"]
-    proc = result["processing_ms"]
+    total = result["barge_in"]["question_to_answer_start_ms"]
+    proc = result["barge_in"]["processing_ms"]
     result["processing_p95_within_target"] = bool(proc.get("n")) and proc["p95"] <= TARGET_P95_MS
     result["total_p95_within_target"] = bool(total.get("n")) and total["p95"] <= TARGET_P95_MS
     return result

@@ -1,18 +1,21 @@
 """End-to-end fixtures: the real app on a loopback port and a headless Chromium driven by Playwright.
 
 `live_server` starts `create_app(settings)` in a uvicorn thread with an isolated data directory (the
-`settings` fixture: hash embedder) and ingests the demo catalog. `browser` is Debian's Chromium, launched
+`settings` fixture: hash embedder) and ingests the demo catalog; `LiveServer.run` runs a coroutine on the
+server's event loop, where the app's rooms, bus and viewer feeds live. `browser` is Debian's Chromium, launched
 once per session; `page` is a fresh browser context (own localStorage/sessionStorage) per test.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 import uvicorn
@@ -36,13 +39,21 @@ CHROMIUM_ARGS = [
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "demo"
 STARTUP_SECONDS = 30.0
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class LiveServer:
-    """A running app: its base URL and the app (whose `state.services` the test may use directly)."""
+    """A running app: its base URL, the app (whose `state.services` the test may use directly) and the
+    event loop it serves on."""
 
     url: str
     app: FastAPI
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 10.0) -> T:
+        """Run `coroutine` on the server's loop (asyncio objects of the app are not thread-safe); its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     @property
     def services(self) -> Services:
@@ -74,7 +85,7 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
             server.should_exit = True
             pytest.fail("the app did not start on its loopback port")
         time.sleep(0.02)
-    live = LiveServer(url=f"http://127.0.0.1:{port}", app=app)
+    live = LiveServer(url=f"http://127.0.0.1:{port}", app=app, loop=server.servers[0].get_loop())
     report = live.services.ingest(demo_files(), "demo")
     assert report.applied, report.errors
     try:

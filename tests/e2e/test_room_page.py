@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 from websockets.sync.client import connect
 
+from agent.live.events import AudioRef, Cue, OutputEvent, OutputKind
+from api.routes.rooms import room_feeds
 from api.settings import Settings
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
 from tests.e2e.helpers import snapshot
@@ -153,9 +156,12 @@ def test_room_page_plays_utterances_in_seq_order_and_shows_viewer_text_as_text(
     assert played == published[first : first + len(played)]
     clips = [c for c in room["clips"] if c["seq"] in played]
     assert all(c["audible"] for c in clips), "each clip was decoded and played through the AudioContext"
+    formats = {e["audio"]["format"] for e in recorder.events if e["seq"] in played}
+    assert formats == {"mp3"}, "rooms send MP3 clips by default, and the page decodes them"
     back_to_back = 0
     for before, after in itertools.pairwise(clips):
-        end = before["start"] + before["duration"]
+        end = before["end"]  # start + duration, or where a cut event stopped it
+        assert end <= before["start"] + before["duration"] + 1e-6
         assert after["start"] >= end - 1e-6, f"clip {after['seq']} overlaps clip {before['seq']}"
         if after["queuedAt"] + SCHEDULE_LEAD_S <= end:  # arrived while the previous one played:
             assert after["start"] == pytest.approx(end, abs=1e-6)  # back to back, no gap
@@ -217,3 +223,219 @@ def test_a_room_that_does_not_exist_says_so(live_server: LiveServer, page: Page)
     expect(page.locator("#room-status")).to_have_text("This room does not exist")
     response = httpx.get(f"{live_server.url}/room/bad%20id")
     assert response.status_code == 404
+
+
+# -- cuts: the director stops a script sentence at a pause so an answer starts there ---------------------
+CUT_ROOM = "e2e-cut-room"
+SUBTITLES_JS = """() => {
+  const subtitle = document.getElementById("subtitle");
+  window.__subtitles = [];
+  new MutationObserver(() => window.__subtitles.push(subtitle.textContent)).observe(subtitle, {
+    childList: true,
+    characterData: true,
+    subtree: true,
+  });
+}"""
+
+
+def tone_mp3(seconds: float, frequency: int) -> bytes:
+    """A real MP3 clip as rooms send them (24 kHz mono, 64 kbit/s), encoded by ffmpeg into a pipe."""
+    source = f"sine=frequency={frequency}:sample_rate=24000:duration={seconds}"
+    argv = ["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", source]
+    argv += ["-ac", "1", "-ar", "24000", "-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3", "pipe:1"]
+    audio = subprocess.run(argv, check=True, capture_output=True, timeout=30).stdout
+    assert audio[:3] == b"ID3" or audio[0] == 0xFF, "ffmpeg wrote MP3"
+    return audio
+
+
+def clip(seq: int, kind: OutputKind, text: str, seconds: float, cues: list[Cue], **data: Any) -> OutputEvent:
+    """An utterance of `seconds` with a real MP3 clip (a tone; its pitch tells the clips apart)."""
+    audio = AudioRef(tone_mp3(seconds, 300 + 100 * seq), "mp3", 24000, seconds, tuple(cues), "e2e")
+    return OutputEvent(CUT_ROOM, seq, kind, {"text": text, **data}, audio)
+
+
+def cut(seq: int, of: int, at: float) -> OutputEvent:
+    return OutputEvent(CUT_ROOM, seq, "cut", {"of": of, "at": at, "reason": "answer", "position": {}})
+
+
+def state(seq: int) -> OutputEvent:
+    return OutputEvent(CUT_ROOM, seq, "state", {"status": "running"})
+
+
+def open_room_feed(live: LiveServer) -> None:
+    """Subscribe the app to the room's bus as starting a room does, so viewers may watch it."""
+    live.run(room_feeds(live.app).pin(CUT_ROOM))
+
+
+def publish(live: LiveServer, *events: OutputEvent) -> None:
+    """Publish `events` on the app's room bus, in order, as a director does."""
+
+    async def send() -> None:
+        for event in events:
+            await live.services.bus.publish(event)
+
+    live.run(send())
+
+
+def join(live: LiveServer, page: Page, query: str, first_seq: int) -> None:
+    """Open the room page, watch its subtitle line, and wait until it receives the room's events."""
+    page.goto(f"{live.url}/room/{CUT_ROOM}?lang=en&{query}")
+    page.wait_for_selector("body[data-ready='true']")
+    page.evaluate(SUBTITLES_JS)
+    # The latest state reaches a viewer whether it joins before or after it is published.
+    publish(live, state(first_seq))
+    wait_until(page, f"window.__room.lastSeq >= {first_seq}", 10.0)
+
+
+def clips_by_seq(room: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    return {c["seq"]: c for c in room["clips"]}
+
+
+def test_a_cut_stops_the_sentence_where_the_answer_starts(live_server: LiveServer, audio_page: Page) -> None:
+    page = audio_page
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_room_feed(live_server)
+    join(live_server, page, "buffer=1500", 0)
+    assert page.evaluate("window.__room.audio") == "on"
+
+    sentence = [
+        Cue(0.0, 0.9, "Before the cut, one"),
+        Cue(0.9, 1.5, "Before the cut, <b>two</b>"),
+        Cue(1.6, 2.4, "AFTER the cut"),
+        Cue(2.4, 3.0, "AFTER the cut, tail"),
+    ]
+    publish(live_server, clip(1, "say", "Before the cut … AFTER the cut", 3.0, sentence))
+    wait_until(page, "window.__room.clips.some((c) => c.seq === 1)", 10.0)
+    # The director cuts the sentence 1.5 s in and publishes the answer right after the cut.
+    answer_text = 'Answer <img src=x onerror="window.__pwned=3">'
+    publish(
+        live_server,
+        cut(2, of=1, at=1.5),
+        clip(
+            3,
+            "answer",
+            answer_text,
+            1.0,
+            [Cue(0.0, 1.0, "Answer <i>cue</i>")],
+            questions=[{"nickname": EVIL_NICK[:32], "text": "how much <b>?</b>"}],
+        ),
+        clip(4, "say", "The sentence again, whole", 1.0, [Cue(0.0, 1.0, "The sentence again, whole")]),
+    )
+    wait_until(page, "window.__room.clips.some((c) => c.seq === 4 && c.ended !== null)", 15.0)
+    room = page.evaluate("window.__room")
+    subtitles = page.evaluate("window.__subtitles")
+    snapshot(page, "room-cut")
+
+    assert room["errors"] == [], room["errors"]
+    assert errors == []
+    assert room["played"] == [1, 3, 4]
+    assert room["lastSeq"] == 4
+    clips = clips_by_seq(room)
+    said, answer, again = clips[1], clips[3], clips[4]
+    assert all(c["audible"] for c in (said, answer, again)), "the MP3 clips were decoded and played"
+    # An MP3 piped out of LAME decodes 48 ms longer (encoder delay and padding): the page plays the room's
+    # duration of it, so the line keeps the director's pace. Each sound stops where its clip ends (the
+    # audio clock when the source ended trails that by its render quantum, ~17 ms here).
+    assert [said["duration"], answer["duration"], again["duration"]] == [3.0, 1.0, 1.0]
+    for whole in (answer, again):
+        assert whole["end"] <= whole["ended"] < whole["end"] + 0.045, whole
+    # The cut reached the page before the sentence started: it plays its first 1.5 s only.
+    assert answer["queuedAt"] < said["start"]
+    assert said["cut"] == 1.5
+    assert said["end"] == pytest.approx(said["start"] + 1.5, abs=1e-9)
+    # Its sound really stopped there, not 1.5 s later.
+    assert said["end"] <= said["ended"] < said["end"] + 0.045, said
+    # The answer starts exactly at the cut, and what follows it right after: no gap, no overlap.
+    assert answer["start"] == pytest.approx(said["end"], abs=1e-6)
+    assert again["start"] == pytest.approx(answer["end"], abs=1e-6)
+    assert answer["cut"] is None
+    assert again["cut"] is None
+    # The subtitles after the cut never showed; the others showed as text, markup and all.
+    assert not [s for s in subtitles if "AFTER" in s], subtitles
+    shown = [s for s in subtitles if s]
+    assert shown[:2] == ["Before the cut, one", "Before the cut, <b>two</b>"]
+    assert "Answer <i>cue</i>" in shown
+    assert shown[-1] == "The sentence again, whole"
+    # A cut is not shown: one bubble (the answer's), its texts as text.
+    bubbles = page.locator(".bubble-answer")
+    expect(bubbles).to_have_count(1)
+    expect(bubbles).to_have_attribute("data-seq", "3")
+    expect(bubbles.locator(".bubble-reply")).to_have_text(answer_text)
+    expect(bubbles.locator(".bubble-nickname")).to_have_text(EVIL_NICK[:32])
+    assert page.locator("#answers img, #answers b, #answers script, #subtitle b, #subtitle i").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_a_cut_on_the_silent_timeline_moves_its_end_to_the_cut(live_server: LiveServer, page: Page) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_room_feed(live_server)
+    join(live_server, page, "muted=1&buffer=300", 0)
+    sentence = [Cue(0.0, 1.0, "First half"), Cue(1.0, 1.8, "Second half"), Cue(2.2, 3.0, "AFTER the cut")]
+    publish(live_server, clip(1, "say", "First half, second half", 3.0, sentence))
+    wait_until(page, "window.__room.played.includes(1)", 10.0)
+    # The sentence is playing (on the page clock) when the cut arrives, 2 s into it.
+    page_now = page.evaluate("performance.now() / 1000")
+    publish(
+        live_server,
+        cut(2, of=1, at=2.0),
+        clip(3, "answer", "The answer", 1.0, [Cue(0.0, 1.0, "The answer")], questions=[]),
+    )
+    wait_until(
+        page, "window.__room.played.includes(3) && document.getElementById('subtitle').textContent === ''", 10
+    )
+    room = page.evaluate("window.__room")
+    subtitles = page.evaluate("window.__subtitles")
+
+    assert room["errors"] == [], room["errors"]
+    assert errors == []
+    assert room["audio"] == "muted"
+    clips = clips_by_seq(room)
+    said, answer = clips[1], clips[3]
+    assert not said["audible"]
+    assert not answer["audible"]
+    assert said["start"] < page_now < said["start"] + 2.0, "the cut came while the sentence played"
+    assert said["cut"] == 2.0
+    assert said["end"] == pytest.approx(said["start"] + 2.0, abs=1e-9)
+    assert answer["start"] == pytest.approx(said["end"], abs=1e-6)
+    assert [s for s in subtitles if s] == ["First half", "Second half", "The answer"]
+    expect(page.locator(".bubble-answer")).to_have_count(1)
+
+
+def test_a_cut_of_a_clip_the_page_does_not_have_changes_nothing(live_server: LiveServer, page: Page) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_room_feed(live_server)
+    # A sentence published before the page joined: its cut reaches the page, the sentence never did.
+    publish(live_server, clip(0, "say", "Before you came", 3.0, [Cue(0.0, 3.0, "Before you came")]))
+    join(live_server, page, "muted=1&buffer=300", 1)
+    publish(
+        live_server,
+        cut(2, of=0, at=0.5),
+        clip(3, "say", "A whole sentence", 1.5, [Cue(0.0, 1.5, "A whole sentence")]),
+        cut(4, of=3, at=9.0),  # past the clip's end: it plays whole
+        clip(5, "answer", "An answer", 1.0, [Cue(0.0, 1.0, "An answer")], questions=[]),
+    )
+    wait_until(
+        page, "window.__room.played.includes(5) && document.getElementById('subtitle').textContent === ''", 10
+    )
+    publish(live_server, cut(6, of=5, at=0.2))  # a clip that has ended
+    wait_until(page, "window.__room.lastSeq === 6", 10.0)
+    page.wait_for_timeout(300)
+    room = page.evaluate("window.__room")
+    subtitles = page.evaluate("window.__subtitles")
+
+    assert room["errors"] == [], room["errors"]
+    assert errors == []
+    assert room["played"] == [3, 5]
+    clips = clips_by_seq(room)
+    assert sorted(clips) == [3, 5]
+    said, answer = clips[3], clips[5]
+    assert said["cut"] is None
+    assert answer["cut"] is None
+    assert said["end"] == pytest.approx(said["start"] + 1.5, abs=1e-9)
+    assert answer["start"] == pytest.approx(said["end"], abs=1e-6)
+    assert answer["end"] == pytest.approx(answer["start"] + 1.0, abs=1e-9)
+    assert [s for s in subtitles if s] == ["A whole sentence", "An answer"]
+    expect(page.locator(".bubble-answer")).to_have_count(1)

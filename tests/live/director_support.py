@@ -24,9 +24,10 @@ DEMO = REPO / "samples" / "demo"
 class VirtualTime:
     """Controlled time: `sleep` moves the clock forward and delivers every arrival that has become due.
 
-    Arrivals (questions, commands, a crash) are callables scheduled at virtual instants. The director
-    only looks at its inputs between utterances, so delivering an arrival at the end of the sleep that
-    spans it is what happens in real time too.
+    Arrivals (questions, commands, a crash) are callables scheduled at virtual instants. `sleep` delivers
+    the arrivals it spans at its end (a plain wait sees nothing earlier in real time either); `wait`,
+    the director's wait-for-wake-or-timeout, stops at the first arrival that sets its event, so a
+    question that comes in mid-sentence wakes the director at that virtual instant.
     """
 
     def __init__(self) -> None:
@@ -46,6 +47,22 @@ class VirtualTime:
             _, _, action = heapq.heappop(self._due)
             action()
 
+    async def wait(self, event: asyncio.Event, seconds: float) -> bool:
+        """Until ``event`` is set by an arrival (True, clock at that arrival) or ``seconds`` pass."""
+        target = self.now + max(0.0, seconds)
+        self.sleeps.append((self.now, seconds))
+        while not event.is_set() and self._due and self._due[0][0] <= target:
+            self.now = max(self.now, self._due[0][0])
+            self.deliver()
+        if not event.is_set():
+            self.now = target
+            self.deliver()
+        await asyncio.sleep(0)
+        if event.is_set():
+            event.clear()
+            return True
+        return False
+
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append((self.now, seconds))
         self.now += max(0.0, seconds)
@@ -54,13 +71,20 @@ class VirtualTime:
 
 
 class FixedClipTTS:
-    """A TTS double: silent clips whose duration grows with the text; fails on the texts it is told to."""
+    """A TTS double: silent clips whose duration grows with the text, with a pause every ``pause_every``
+    seconds when asked (None: no pauses); fails on the texts it is told to."""
 
     def __init__(
-        self, *, base: float = 0.5, per_char: float = 0.1, fail: Callable[[str], bool] | None = None
+        self,
+        *,
+        base: float = 0.5,
+        per_char: float = 0.1,
+        pause_every: float | None = None,
+        fail: Callable[[str], bool] | None = None,
     ) -> None:
         self.base = base
         self.per_char = per_char
+        self.pause_every = pause_every
         self.fail = fail
         self.calls: list[tuple[str, str | None]] = []
 
@@ -72,6 +96,8 @@ class FixedClipTTS:
         if self.fail is not None and self.fail(text):
             raise AllEnginesFailed(text, [("edge", "403 on handshake"), ("espeak", "not installed")])
         seconds = self.duration(text)
+        step = self.pause_every
+        pauses = tuple(step * k for k in range(1, int(seconds / step))) if step else ()
         return Clip(
             audio=b"RIFF\x00\x00\x00\x00WAVE",
             format="wav",
@@ -80,6 +106,7 @@ class FixedClipTTS:
             cues=(Cue(0.0, seconds, text),),
             engine="fixed",
             voice=voice or "",
+            pauses=pauses,
         )
 
 

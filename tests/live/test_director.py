@@ -115,6 +115,7 @@ def build_room(
         catalog=services.store,
         options=options or DirectorOptions(idle_poll_s=0.5),
         sleep=time.sleep,
+        wait=time.wait,
         clock=time.clock,
     )
     return Room(director, bus, tts, time, state, plan, builder)
@@ -184,25 +185,55 @@ def schedule(room: Room, arrivals: list[Arrival], horizon: float) -> dict[str, l
     return seen
 
 
+def first_sentence(room: Room) -> str:
+    text = room.script(0).sentence(room.script(0).first_position() or Position())
+    assert text is not None
+    return text
+
+
+def cuts(room: Room) -> dict[int, OutputEvent]:
+    """The room's ``cut`` events by the seq of the sentence they cut."""
+    return {int(e.data["of"]): e for e in room.bus.events("cut")}
+
+
 def check_show(room: Room, seen: dict[str, list[tuple[float, Any]]]) -> None:
     said = utterances(room)
     stop_at = seen["stop"][0][0]
-    # 1. Nothing cuts an utterance short: the next one starts when the previous clip has played.
-    for (t0, e0), (t1, _) in itertools.pairwise(said):
-        assert t1 >= t0 + played_for(room, e0) - 1e-9, (e0.kind, e0.data["text"])
-    # 2. Script sentences in script order, without gaps or repeats; a skip restarts at its product.
+    cut = cuts(room)
+    by_seq = {e.seq: e for _, e in said}
+    # 1. Only script sentences are cut, each at an offset inside its clip; the next utterance is the
+    #    answer or operator line it was cut for, starting at the cut; anything else plays whole.
+    for seq, c in cut.items():
+        e = by_seq[seq]
+        assert e.kind == "say"
+        assert e.data.get("origin") == "script"
+        assert 0.0 <= float(c.data["at"]) < played_for(room, e)
+        assert c.data["position"] == e.data["position"]
+    for (t0, e0), (t1, e1) in itertools.pairwise(said):
+        if e0.seq in cut:
+            assert t1 >= t0 + float(cut[e0.seq].data["at"]) - 1e-3  # "at" is rounded to ms
+            assert e1.kind == "answer" or e1.data.get("origin") == "operator", (e1.kind, e1.data)
+        else:
+            assert t1 >= t0 + played_for(room, e0) - 1e-9, (e0.kind, e0.data["text"])
+    # 2. Script sentences in script order, without gaps; a cut sentence is said again, whole, next
+    #    (never cut twice in a row); a skip restarts at its product.
     says = [(t, e) for t, e in said if e.kind == "say" and e.data.get("origin") == "script"]
     first = room.script(0).first_position()
     expected = first
     previous_at = -1.0
+    previous_cut = False
     for t, e in says:
         skips = [link for at, link in seen["skip_to"] if previous_at < at <= t]
         if skips:
             loop = expected.loop if expected is not None else 0
             expected = room.script(loop).position_of_link(skips[-1])
+        elif previous_cut:
+            assert e.seq not in cut, "a sentence said again after a cut was cut again"
         assert Position.from_dict(e.data["position"]) == expected
         assert e.data["text"] == room.script(expected.loop).sentence(expected)
-        expected = room.next_position(expected)
+        previous_cut = e.seq in cut
+        if not previous_cut:
+            expected = room.next_position(expected)
         previous_at = t
     # 3. A say_now is the first utterance after it arrives (in arrival order), unless stop came first.
     operator = [(t, e) for t, e in said if e.data.get("origin") == "operator"]
@@ -234,7 +265,9 @@ def check_show(room: Room, seen: dict[str, list[tuple[float, Any]]]) -> None:
         assert e.audio is not None
         assert e.audio.duration == room.tts.duration(str(e.data["text"]))
     stats = room.director.triage.stats()
-    assert len(answers) == stats["answered"]
+    # An answer prepared while the room was paused and still waiting when it stopped is not said.
+    held = 1 if room.director.snapshot()["prepared"] == "answered" else 0
+    assert len(answers) + held == stats["answered"]
     assert room.director.finished
     assert room.director.status == "stopped"
 
@@ -286,8 +319,8 @@ def test_a_restart_resumes_at_the_next_unsaid_sentence(
     if before:
         last_at, last = before[-1]
         last_pos = Position.from_dict(last.data["position"])
-        finished = last_at + played_for(first, last) <= cut
-        # Cut while a sentence played: that one sentence again; otherwise the next one.
+        # Cut by the crash or for an answer while it played: that one sentence again; else the next one.
+        finished = last.seq not in cuts(first) and last_at + played_for(first, last) <= cut
         assert resumed_at == (first.next_position(last_pos) if finished else last_pos)
     else:
         assert resumed_at == first.script(0).first_position()
@@ -300,11 +333,14 @@ def test_a_restart_resumes_at_the_next_unsaid_sentence(
     assert second.bus.events()[1].kind == "product"
 
 
-async def test_an_answer_waits_for_the_sentence_and_the_script_resumes_after_it(
+async def test_without_barge_in_an_answer_waits_for_the_sentence_and_the_script_resumes_after_it(
     demo_services: Services, state_store: RoomStateStore
 ) -> None:
     time = VirtualTime()
-    room = build_room(demo_services, state_store, make_plan(f"a-{uuid.uuid4().hex[:8]}"), time)
+    options = DirectorOptions(idle_poll_s=0.5, barge_in=False)
+    room = build_room(
+        demo_services, state_store, make_plan(f"a-{uuid.uuid4().hex[:8]}"), time, options=options
+    )
     time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
     time.at(30.0, room.director.stop)
     await room.director.run()
@@ -314,10 +350,14 @@ async def test_an_answer_waits_for_the_sentence_and_the_script_resumes_after_it(
     t_first, first = said[0]
     # The question came in during the first sentence: the answer follows it, not before its end.
     assert answer_index == 1
-    assert said[1][0] == pytest.approx(t_first + first.audio.duration if first.audio else 0.0)
+    assert first.audio is not None
+    assert said[1][0] == pytest.approx(t_first + first.audio.duration)
+    assert not room.bus.events("cut")
     answer = said[1][1]
     assert "159" in str(answer.data["text"])
     assert answer.data["questions"] == [{"nickname": "viewer1", "text": "1号链接多少钱"}]
+    # The answer was prepared while the sentence played: it waited (held) for the rest of it.
+    assert answer.data["timings_ms"]["held"] == pytest.approx((t_first + first.audio.duration - 1.0) * 1000)
     # Then the second sentence of the script, exactly.
     script = room.script(0)
     second = script.next_position(script.first_position() or Position())
@@ -328,6 +368,100 @@ async def test_an_answer_waits_for_the_sentence_and_the_script_resumes_after_it(
     assert product.data["list_price"] == "¥229"
     assert product.data["link"] == 1
     assert product.data["stock_state"] == "in_stock"
+
+
+async def test_an_answer_cuts_the_sentence_at_its_next_pause_and_the_sentence_is_said_again(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    tts = FixedClipTTS(pause_every=0.75)
+    room = build_room(demo_services, state_store, make_plan(f"b-{uuid.uuid4().hex[:8]}"), time, tts=tts)
+    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
+    time.at(30.0, room.director.stop)
+    await room.director.run()
+    said = utterances(room)
+    (t0, first), (t1, answer), (t2, again), (_, then) = said[:4]
+    assert first.audio is not None
+    assert first.audio.duration > 1.0 + DirectorOptions().finish_within_s
+    # Ready at 1.0 s (pipeline and speech take no virtual time): the next pause is at 1.5 s.
+    [cut] = room.bus.events("cut")
+    assert cut.data == {"of": first.seq, "at": 1.5, "reason": "answer", "position": first.data["position"]}
+    assert t1 - t0 == pytest.approx(1.5)
+    assert answer.kind == "answer"
+    assert answer.seq == cut.seq + 1
+    assert "159" in str(answer.data["text"])
+    # The cut sentence again, whole, as soon as the answer has played; then the next one.
+    assert answer.audio is not None
+    assert t2 == pytest.approx(t1 + answer.audio.duration)
+    assert (again.data["position"], again.data["text"]) == (first.data["position"], first.data["text"])
+    script = room.script(0)
+    assert then.data["position"] == room.next_position(script.first_position() or Position()).to_dict()
+    assert room.director.counters["cuts"] == 1
+    assert room.director.counters["said"] == len(room.bus.script_says()) - 1
+
+
+async def test_no_pause_in_reach_cuts_at_once_and_a_short_remainder_is_not_cut(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    room = build_room(demo_services, state_store, make_plan(f"n-{uuid.uuid4().hex[:8]}"), time)
+    first_len = room.tts.duration(first_sentence(room))
+    time.at(0.4, lambda: room.ask(1, "1号链接多少钱"))  # no pauses at all: cut at 0.4 s
+    time.at(30.0, room.director.stop)
+    await room.director.run()
+    [cut] = room.bus.events("cut")
+    assert cut.data["at"] == pytest.approx(0.4)
+    # A question near the end of a sentence: it finishes (within finish_within_s), no cut.
+    time = VirtualTime()
+    room = build_room(demo_services, state_store, make_plan(f"m-{uuid.uuid4().hex[:8]}"), time)
+    time.at(first_len - 0.5, lambda: room.ask(1, "1号链接多少钱"))
+    time.at(30.0, room.director.stop)
+    await room.director.run()
+    assert not room.bus.events("cut")
+    said = utterances(room)
+    assert said[1][1].kind == "answer"
+    assert said[1][0] == pytest.approx(first_len)
+
+
+async def test_a_sentence_said_again_is_not_cut_twice_and_answers_are_never_cut(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    room = build_room(demo_services, state_store, make_plan(f"t-{uuid.uuid4().hex[:8]}"), time)
+    time.at(0.5, lambda: room.ask(1, "1号链接多少钱"))
+    time.at(0.7, lambda: room.ask(2, "2号链接是多少毫升的"))  # arrives while the first answer plays
+    time.at(60.0, room.director.stop)
+    await room.director.run()
+    said = utterances(room)
+    kinds = [(e.kind, e.data.get("origin")) for _, e in said[:5]]
+    # sentence (cut at 0.5 s) → answer 1 (whole: answer 2 waits) → answer 2 → the sentence again → next.
+    assert kinds == [
+        ("say", "script"),
+        ("answer", None),
+        ("answer", None),
+        ("say", "script"),
+        ("say", "script"),
+    ]
+    assert [int(c.data["of"]) for c in room.bus.events("cut")] == [said[0][1].seq]
+    a1_at, a1 = said[1]
+    assert a1.audio is not None
+    assert said[2][0] == pytest.approx(a1_at + a1.audio.duration)
+
+    # A question while the cut sentence is said again: that sentence is not cut a second time.
+    time = VirtualTime()
+    again = build_room(demo_services, state_store, make_plan(f"u-{uuid.uuid4().hex[:8]}"), time)
+    first_len = again.tts.duration(first_sentence(again))
+    time.at(0.5, lambda: again.ask(1, "1号链接多少钱"))
+    time.at(0.5 + a1.audio.duration + 0.3, lambda: again.ask(3, "什么时候发货"))
+    time.at(60.0, again.director.stop)
+    await again.director.run()
+    said = utterances(again)
+    assert [int(c.data["of"]) for c in again.bus.events("cut")] == [said[0][1].seq]
+    repeat_at, repeat = said[2]
+    assert repeat_at == pytest.approx(0.5 + a1.audio.duration)
+    assert repeat.data["position"] == said[0][1].data["position"]
+    assert said[3][1].kind == "answer"
+    assert said[3][0] == pytest.approx(repeat_at + first_len)
 
 
 async def test_tts_failure_publishes_text_only_and_the_show_goes_on(

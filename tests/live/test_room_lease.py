@@ -90,6 +90,25 @@ def test_lease_acquire_renew_expire_steal_release(engine: Engine) -> None:
     assert [r.room_id for r in store.list()] == ["r1"]
 
 
+def test_position_writes_are_fenced_by_the_lease(engine: Engine) -> None:
+    now = FakeNow()
+    store = RoomStateStore(engine, now=now)
+    assert store.try_acquire("r1", "A", 15)
+    store.save("r1", merchant="demo", plan=PLAN, status="running", position=Position(), counters={})
+    assert store.save_progress("r1", status="running", position=Position(0, 0, 1, 0), counters={}, owner="A")
+    now.advance(20)
+    assert store.try_acquire("r1", "B", 15)  # A's lease expired: B takes the room over
+    assert store.save_progress("r1", status="running", position=Position(0, 0, 2, 0), counters={}, owner="B")
+    # A has not noticed yet: its write is refused and B's position stands.
+    assert not store.save_progress(
+        "r1", status="paused", position=Position(0, 0, 1, 1), counters={}, owner="A"
+    )
+    record = store.load("r1")
+    assert record is not None
+    assert (record.position, record.status) == (Position(0, 0, 2, 0), "running")
+    assert not store.save_progress("nope", status="running", position=Position(), counters={}, owner="B")
+
+
 def test_schema_upgrade_adds_the_lease_columns(engine: Engine) -> None:
     old = MetaData()
     Table(
@@ -148,6 +167,32 @@ async def test_a_room_whose_lease_was_taken_over_stops_here(demo_services: Servi
     assert second.factory.state.load("room-a") is not None
     await second.shutdown()
     await first.shutdown()
+
+
+async def test_a_director_that_lost_its_lease_stops_at_its_next_write(
+    demo_services: Services, tmp_path: Path
+) -> None:
+    bus = InProcessBus(max_queue=100_000)
+    later = FakeNow()
+    later.value = datetime.now(UTC) + timedelta(seconds=60)  # process B sees A's lease expired
+    first = RoomManager(make_factory(demo_services, _state(tmp_path), bus), owner="proc-a", lease_ttl_s=15)
+    second = RoomManager(make_factory(demo_services, _state(tmp_path, later), bus), owner="proc-b")
+    old = await first.start(plan("room-a", ["ZH-AP-001"]))
+    await until(lambda: old.counters["said"] >= 1)
+    assert await second.resume_all() == ["room-a"]
+    new = second.get("room-a")
+    assert new is not None
+    # No lease renewal runs on A: the fence alone stops its director at its next position write.
+    await until(lambda: old.finished)
+    assert old.error == "another process took over this room"
+    frozen = old.counters
+    await until(lambda: new.counters["said"] >= 3)
+    assert old.counters == frozen  # A said nothing more
+    await second.shutdown()
+    await first.shutdown()
+    record = second.factory.state.load("room-a")
+    assert record is not None
+    assert record.position == new.position  # the row holds B's position, never A's
 
 
 def test_inputs_round_trip_through_json() -> None:

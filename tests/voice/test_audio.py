@@ -2,16 +2,31 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import pytest
 
 from tests.voice.fakes import FakeEdgeService
-from voice.audio import MasterSpec, format_for_path, join_clips, master, probe_duration, to_pcm, transcode
+from voice.audio import (
+    MasterSpec,
+    encode,
+    format_for_path,
+    join_clips,
+    master,
+    probe_duration,
+    to_pcm,
+    transcode,
+)
 from voice.edge import EdgeTTS
+from voice.errors import AudioError
 from voice.espeak import EspeakTTS
 from voice.loudness import integrated_loudness, normalize_loudness
 from voice.mastering import MasteredTTS
+from voice.pauses import FRAME_S, find_pauses
+from voice.types import Clip, Cue
 from voice.wav import Pcm, build_wav, parse_wav, resample, rms_dbfs
+
+COMMAS = "这款纯棉T恤采用新疆长绒棉，柔软透气，不起球不变形，春夏秋三季都能穿，今天直播间到手价一百五十九元。"
 
 pytestmark = pytest.mark.integration
 
@@ -60,6 +75,73 @@ async def test_join_clips_shifts_cues() -> None:
     assert joined.duration == pytest.approx(one.duration + two.duration + 0.2, abs=0.01)
     assert joined.cues[1].start == pytest.approx(one.duration + 0.2, abs=0.01)
     assert joined.engine == "espeak"
+
+
+async def test_join_clips_keeps_each_clips_pauses_and_pauses_where_they_meet() -> None:
+    tts = EspeakTTS()
+    spec = MasterSpec(sample_rate=22050, loudness_lufs=None)
+    one = await master(await tts.synthesize("库存不多了，抓紧下单！"), spec)
+    two = await master(await tts.synthesize("It suits dry skin, morning and night."), spec)
+    assert one.pauses
+    assert two.pauses
+    joined = await join_clips([one, two], "mp3", gap=0.1)
+    meet = one.duration + 0.05
+    expected = [*one.pauses, *(p + one.duration + 0.1 for p in two.pauses)]
+    own = [p for p in joined.pauses if abs(p - meet) > 0.3]
+    assert own == pytest.approx(expected, abs=FRAME_S)
+    [at_the_join] = [p for p in joined.pauses if abs(p - meet) <= 0.3]
+    assert one.pauses[-1] < at_the_join < one.duration + 0.1 + two.pauses[0]
+    assert joined.format == "mp3"
+    assert joined.duration == pytest.approx(one.duration + two.duration + 0.1, abs=1e-4)
+
+
+async def test_mp3_is_encoded_in_process_with_the_exact_duration_and_the_same_loudness() -> None:
+    clip = await EspeakTTS().synthesize(COMMAS)
+    wav = await master(clip, MasterSpec(format="wav", sample_rate=24000))
+    mp3 = await master(clip, MasterSpec(format="mp3", sample_rate=24000, bitrate="64k"))
+    assert mp3.audio[:2] == b"\xff\xf3"  # an MPEG-2 layer III frame straight away: LAME, not ffmpeg's ID3 tag
+    assert (mp3.format, mp3.sample_rate, mp3.cues) == ("mp3", 24000, clip.cues)
+    assert mp3.duration == parse_wav(wav.audio).duration  # the PCM that was encoded
+    assert mp3.pauses == wav.pauses != ()
+    assert len(mp3.audio) == pytest.approx(mp3.duration * 64000 / 8, rel=0.05)
+    decoded = await to_pcm(mp3.audio, "mp3")
+    assert decoded.sample_rate == 24000
+    # LAME puts 1105 samples of encoder delay in front and pads the end to a whole 576-sample frame.
+    assert 0.0 <= decoded.duration - mp3.duration <= (1105 + 576) / 24000
+    assert ffmpeg_loudness(mp3.audio) == pytest.approx(ffmpeg_loudness(wav.audio), abs=0.5)
+    assert ffmpeg_loudness(mp3.audio) == pytest.approx(-16.0, abs=1.0)
+
+
+async def test_without_lameenc_ffmpeg_encodes_the_mp3(monkeypatch: pytest.MonkeyPatch) -> None:
+    clip = await EspeakTTS().synthesize("欢迎来到直播间！")
+    in_process = await master(clip, MasterSpec(format="mp3"))
+    monkeypatch.setitem(sys.modules, "lameenc", None)  # the package is not installed
+    by_ffmpeg = await master(clip, MasterSpec(format="mp3"))
+    assert by_ffmpeg.audio[:3] == b"ID3"
+    assert by_ffmpeg.duration == in_process.duration
+    decoded = await probe_duration(by_ffmpeg.audio, "mp3")
+    assert decoded == pytest.approx(in_process.duration, abs=0.1)
+
+
+async def test_a_bitrate_lame_cannot_read_is_an_audio_error() -> None:
+    with pytest.raises(AudioError, match="bitrate 'fast'"):
+        await encode(Pcm(b"\x00\x00" * 2400, 24000), "mp3", bitrate="fast")
+
+
+async def test_a_clip_already_mastered_keeps_its_audio_and_gets_its_pauses() -> None:
+    clip = await EspeakTTS().synthesize(COMMAS)
+    spec = MasterSpec(format="wav", sample_rate=clip.sample_rate, loudness_lufs=None)
+    same = await master(clip, spec)
+    assert same.audio is clip.audio
+    assert same.pauses == find_pauses(parse_wav(clip.audio)) != ()
+
+
+async def test_an_mp3_clip_not_re_encoded_takes_its_pauses_from_its_cues(edge_like_mp3: bytes) -> None:
+    cues = (Cue(0.0, 0.6, "欢迎来到直播间！"), Cue(0.9, 1.5, "今天有福利。"))
+    clip = Clip(edge_like_mp3, "mp3", 24000, 1.5, cues, "edge", "zh-CN-XiaoxiaoNeural")
+    same = await master(clip, MasterSpec(format="mp3", sample_rate=24000, loudness_lufs=None))
+    assert same.audio is clip.audio
+    assert same.pauses == (0.75,)
 
 
 async def test_transcode_round_trip_keeps_speech() -> None:

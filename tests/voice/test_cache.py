@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from tests.voice.fakes import FakeEdgeService
 from voice.cache import CachedTTS, ClipCache
 from voice.edge import EdgeTTS
 from voice.errors import TransientTTSError
-from voice.types import Prosody
+from voice.types import Clip, Cue, Prosody
 
 pytestmark = pytest.mark.unit
 
@@ -107,3 +108,23 @@ async def test_a_failure_reaches_every_joined_caller_and_is_not_cached(tmp_path:
 def test_keys_are_content_addresses() -> None:
     assert ClipCache.key("edge", "v", "a") == ClipCache.key("edge", "v", "a")
     assert ClipCache.key("edge", "v", "a") != ClipCache.key("edge", "va", "")
+
+
+async def test_pause_points_survive_the_disk(tmp_path: Path) -> None:
+    clip = Clip(b"RIFF....WAVE", "wav", 24000, 3.5, (Cue(0.0, 3.5, "一句话"),), "espeak", "cmn", (1.245, 2.5))
+    await ClipCache(tmp_path).put("k", clip)
+    assert await ClipCache(tmp_path).get("k") == clip
+
+
+async def test_an_entry_stored_without_pause_points_loads_with_none(tmp_path: Path) -> None:
+    clip = Clip(b"ID3 audio", "mp3", 24000, 1.0, (Cue(0.0, 1.0, "hi"),), "edge", "en-US-AriaNeural", (0.5,))
+    await ClipCache(tmp_path).put("k", clip)
+    [path] = tmp_path.glob("*/*.clip")
+    head, _, audio = path.read_bytes().partition(b"\n")
+    meta = json.loads(head)
+    del meta["pauses"]
+    path.write_bytes(json.dumps(meta).encode() + b"\n" + audio)
+    old = await ClipCache(tmp_path).get("k")
+    assert old is not None
+    assert old.pauses == ()
+    assert (old.audio, old.cues, old.duration) == (clip.audio, clip.cues, clip.duration)

@@ -5,6 +5,11 @@
 // each clip is scheduled back to back on one AudioContext (start = the previous clip's end, or now plus a
 // small playout buffer when the line is idle), so speech never overlaps and never leaves a gap the stream
 // itself did not have. Subtitles, answer bubbles and product cards change at their clip's scheduled start.
+// Clips come in whatever format the room sends (WAV, MP3, Ogg Opus): decodeAudioData reads them all, and
+// an MP3's encoder delay and padding are left out (see `playable`), so a clip lasts what the room says.
+// A `cut` event stops a script sentence `at` seconds into its clip (the director interrupts it at a pause
+// for an answer): its audio fades out over a few milliseconds ending at that instant, its later subtitles
+// never show, and the timeline's end moves back there, so the answer that follows starts at the cut.
 // Without sound (muted, or before the user allows audio) the same timeline runs on the page clock.
 // After a dropped connection the page reconnects with backoff and resumes after the last seq it saw;
 // events it already has are ignored. All server and viewer text goes in with textContent only.
@@ -69,10 +74,14 @@ const showChat = !transparent && params.get("chat") !== "0";
 const PLAYOUT_BUFFER_S = Math.min(5, Math.max(0, Number(params.get("buffer") ?? 800) / 1000 || 0));
 const SCHEDULE_LEAD_S = 0.05; // the least time ahead a clip is scheduled, so it never starts late
 const MAX_AHEAD_S = 30; // a clip due later than this is dropped (a long-hidden page catching up)
+const CUT_FADE_S = 0.025; // a cut clip fades out over this long, ending at the cut (no click)
+const SAME_TIME_S = 1e-6; // timeline instants closer than this are the same instant
+const LAME_DELAY_SAMPLES = 576 + 529; // an MP3 from LAME without an info tag decodes this late (encoder + decoder)
+const MP3_FRAME_SAMPLES = 1152; // the most samples one MP3 frame holds (its tail padding is less than two)
 const MAX_BUBBLES = 3;
 const ACK_SHOW_MS = 4000;
 const AUDIO_KINDS = new Set(["say", "answer", "ack"]);
-const ROOM_KINDS = new Set(["say", "answer", "product", "ack", "state"]);
+const ROOM_KINDS = new Set(["say", "answer", "product", "ack", "state", "cut"]);
 
 function t(key, vars = {}) {
   const text = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
@@ -83,7 +92,10 @@ function t(key, vars = {}) {
 const room = {
   id: roomId,
   played: [], // seqs of utterances in the order they started playing
-  clips: [], // {seq, kind, start, duration, audible, queuedAt} as scheduled (timeline seconds)
+  // Utterances as scheduled, in timeline seconds: {seq, kind, start, duration, end, cut, ended, audible,
+  // queuedAt}. `end` is where the clip stops (start + duration, or the cut instant), `cut` the offset a
+  // `cut` event stopped it at (else null), `ended` the audio clock when its sound really stopped.
+  clips: [],
   errors: [],
   skipped: [],
   lastSeq: -1,
@@ -128,12 +140,35 @@ function decodeBase64(b64) {
   return bytes.buffer;
 }
 
+/**
+ * The part of a decoded clip to play, in seconds: {offset, duration}. An MP3 from LAME that carries no info
+ * tag (encoded into a pipe, as rooms do) decodes with the encoder's delay at its head and padding at its
+ * tail: 48 ms more than the room's clip at 24 kHz. Playing the room's own duration from after that delay
+ * puts every cue and cut on the sample the room meant, and keeps the line in step with the director, who
+ * waits exactly that duration per clip (otherwise the page would fall 48 ms further behind per sentence).
+ */
+function playable(buffer, audio) {
+  const whole = { offset: 0, duration: buffer.duration };
+  const declared = Number(audio.duration);
+  const rate = Number(audio.sample_rate) || buffer.sampleRate;
+  const extra = buffer.duration - declared;
+  if (audio.format !== "mp3" || !(declared > 0) || extra <= 0) return whole;
+  if (extra > (LAME_DELAY_SAMPLES + 2 * MP3_FRAME_SAMPLES) / rate) return whole; // not encoder padding
+  return { offset: Math.min(extra, LAME_DELAY_SAMPLES / rate), duration: declared };
+}
+
+/**
+ * The play-out line. Each event placed on it is a slot: {event, start, end (this.now() seconds), source and
+ * gain (its audio nodes, when audible), cues [{offset, text, timer}], record (its entry in room.clips),
+ * beginTimer, endTimer}. A slot stays in `line` until it ends, so a `cut` can still reach it.
+ */
 class Timeline {
   constructor() {
     this.ctx = null;
     this.nextStart = 0; // in this.now() seconds
     this.chain = Promise.resolve();
     this.timers = new Set();
+    this.line = []; // slots not yet ended, in schedule order
   }
 
   get audible() {
@@ -166,17 +201,27 @@ class Timeline {
   /** Switch from the page clock to the audio clock, keeping what is already scheduled in place. */
   async unlock() {
     if (this.ctx === null) return false;
-    const pendingFor = Math.max(0, this.nextStart - performance.now() / 1000);
     await this.ctx.resume();
-    if (this.ctx.state === "running") this.nextStart = this.ctx.currentTime + pendingFor;
-    return this.ctx.state === "running";
+    if (this.ctx.state !== "running") return false;
+    const pageNow = performance.now() / 1000;
+    const shift = this.ctx.currentTime - pageNow;
+    this.nextStart = this.ctx.currentTime + Math.max(0, this.nextStart - pageNow);
+    // Slots still on the line move to the audio clock too (their timers keep their delays).
+    for (const slot of this.line) {
+      slot.start += shift;
+      slot.end += shift;
+      if (slot.record) {
+        slot.record.start += shift;
+        slot.record.end += shift;
+      }
+    }
+    return true;
   }
 
   /** Queue one event: decoding runs in arrival order, so play order is arrival (seq) order. */
   push(event) {
-    this.chain = this.chain
-      .then(() => this.#schedule(event))
-      .catch((error) => reportError(`event ${event.seq}`, error));
+    const step = event.kind === "cut" ? () => this.#cut(event) : () => this.#schedule(event);
+    this.chain = this.chain.then(step).catch((error) => reportError(`event ${event.seq}`, error));
   }
 
   async #schedule(event) {
@@ -185,7 +230,8 @@ class Timeline {
     if (audio && audio.data_b64 && this.audible) {
       buffer = await this.ctx.decodeAudioData(decodeBase64(audio.data_b64));
     }
-    const duration = buffer ? buffer.duration : Math.max(0, Number(audio?.duration ?? 0));
+    const part = buffer ? playable(buffer, audio) : { offset: 0, duration: Math.max(0, Number(audio?.duration ?? 0)) };
+    const duration = part.duration;
     const now = this.now();
     // An idle line starts after the playout buffer (room for the next clip to arrive in time); a clip
     // that arrives while another plays starts exactly when that one ends.
@@ -194,26 +240,114 @@ class Timeline {
       room.skipped.push(event.seq);
       return;
     }
-    if (buffer) {
-      const source = this.ctx.createBufferSource();
-      source.buffer = buffer;
-      source.connect(this.ctx.destination);
-      source.start(start);
-    }
-    this.nextStart = start + duration;
+    const cues = (audio?.cues ?? []).map((cue) => ({ offset: Number(cue.start), text: cue.text, timer: 0 }));
+    const slot = {
+      event,
+      start,
+      end: start + duration,
+      source: null,
+      gain: null,
+      cues,
+      record: null,
+      beginTimer: 0,
+      endTimer: 0,
+    };
     if (AUDIO_KINDS.has(event.kind)) {
-      room.clips.push({ seq: event.seq, kind: event.kind, start, duration, audible: buffer !== null, queuedAt: now });
+      slot.record = {
+        seq: event.seq,
+        kind: event.kind,
+        start,
+        duration,
+        end: slot.end,
+        cut: null,
+        ended: null,
+        audible: buffer !== null,
+        queuedAt: now,
+      };
+      room.clips.push(slot.record);
     }
-    this.at(start, () => begin(event, duration));
-    for (const cue of audio?.cues ?? []) {
-      this.at(start + Number(cue.start), () => showSubtitle(cue.text));
+    if (buffer) {
+      // source → gain → speakers: the gain is what a cut fades out.
+      slot.source = this.ctx.createBufferSource();
+      slot.source.buffer = buffer;
+      slot.gain = this.ctx.createGain();
+      slot.source.connect(slot.gain).connect(this.ctx.destination);
+      slot.source.addEventListener("ended", () => {
+        if (slot.record) slot.record.ended = this.ctx.currentTime;
+      });
+      slot.source.start(start, part.offset, part.duration);
     }
-    this.at(start + duration, () => endClip(event));
+    this.nextStart = slot.end;
+    this.line.push(slot);
+    this.#arm(slot, now);
   }
 
-  /** Run `fn` when this.now() reaches `when`. */
-  at(when, fn) {
-    const delay = Math.max(0, (when - this.now()) * 1000);
+  /** Stop the clip of event `event.of` at `event.at` seconds into it (see the header); unknown clips are ignored. */
+  #cut(event) {
+    const at = Number(event.at);
+    const slot = this.line.findLast((s) => s.event.seq === event.of && AUDIO_KINDS.has(s.event.kind));
+    if (slot === undefined || !Number.isFinite(at) || at < 0) return;
+    const now = this.now();
+    // The cut instant; a page already past it stops as soon as the sound can fade.
+    const stop = Math.max(slot.start + at, now + (slot.source ? CUT_FADE_S : 0));
+    const clipEnd = slot.end;
+    if (stop >= clipEnd) return; // the clip ends by then anyway
+    slot.end = stop;
+    if (slot.record) {
+      slot.record.end = stop;
+      slot.record.cut = at;
+    }
+    if (slot.source) {
+      slot.gain.gain.setValueAtTime(1, Math.max(stop - CUT_FADE_S, now));
+      slot.gain.gain.linearRampToValueAtTime(0, stop);
+      slot.source.stop(stop);
+    }
+    for (const cue of slot.cues) {
+      if (cue.offset >= at) this.cancel(cue.timer);
+    }
+    this.cancel(slot.endTimer);
+    slot.endTimer = this.at(stop, () => this.#finish(slot), now);
+    // What was due at the clip's end (a product card placed after it) happens at the cut instead, and the
+    // line's end moves back there, so the next clip starts at the cut. A clip already placed after the
+    // cut one keeps its place (its sound is scheduled), and the line keeps its end.
+    const later = this.line.slice(this.line.indexOf(slot) + 1);
+    const due = later.filter((s) => s.end - s.start < SAME_TIME_S && Math.abs(s.start - clipEnd) < SAME_TIME_S);
+    for (const s of due) {
+      this.#disarm(s);
+      s.start = stop;
+      s.end = stop;
+      this.#arm(s, now);
+    }
+    if (due.length === later.length && Math.abs(this.nextStart - clipEnd) < SAME_TIME_S) this.nextStart = stop;
+  }
+
+  /** Set the timers that show `slot`: its start, its cues, its end. */
+  #arm(slot, now) {
+    slot.beginTimer = this.at(slot.start, () => begin(slot.event, slot.end - slot.start), now);
+    for (const cue of slot.cues) {
+      cue.timer = this.at(slot.start + cue.offset, () => showSubtitle(cue.text), now);
+    }
+    slot.endTimer = this.at(slot.end, () => this.#finish(slot), now);
+  }
+
+  #disarm(slot) {
+    this.cancel(slot.beginTimer);
+    for (const cue of slot.cues) this.cancel(cue.timer);
+    this.cancel(slot.endTimer);
+  }
+
+  #finish(slot) {
+    const index = this.line.indexOf(slot);
+    if (index >= 0) this.line.splice(index, 1);
+    endClip(slot.event);
+  }
+
+  /**
+   * Run `fn` when this.now() reaches `when`; returns the timer. Timers set with the same `now` for the
+   * same instant run in the order they were set.
+   */
+  at(when, fn, now = this.now()) {
+    const delay = Math.max(0, (when - now) * 1000);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       try {
@@ -223,6 +357,12 @@ class Timeline {
       }
     }, delay);
     this.timers.add(timer);
+    return timer;
+  }
+
+  cancel(timer) {
+    clearTimeout(timer);
+    this.timers.delete(timer);
   }
 }
 
@@ -346,8 +486,8 @@ function handle(message) {
   room.lastSeq = message.seq;
   if (message.kind === "state") {
     showStatus(message.status ?? "running");
-  } else if (message.kind === "product" || AUDIO_KINDS.has(message.kind)) {
-    timeline.push(message);
+  } else {
+    timeline.push(message); // utterances, product cards and cuts, in seq order
   }
 }
 
