@@ -8,7 +8,8 @@ acknowledgement, then the sentence at the room's `Position`.
 Barge-in. While an utterance plays the director is not idle: a question that arrives is answered at
 once (pipeline and speech run while the sentence is still on air), and an operator's ``say_now`` is
 synthesised likewise. When that answer or line is ready and a *script sentence* is playing, the
-director does not make the viewer wait for the end of a long sentence: unless the sentence ends within
+director does not make the viewer wait for the end of a long sentence (unless the plan says
+``interrupt: sentence_end``): unless the sentence ends within
 ``finish_within_s`` anyway, it cuts it at the next pause in its audio (a silence between words, found
 by the speech layer, `voice.Clip.pauses`) within ``max_cut_wait_s``, or right away when there is none,
 publishes a ``cut`` event (the sentence's ``seq`` and the offset at which it stops, so every page and
@@ -538,7 +539,11 @@ class Director:
         audio = to_audio(line.clip) if line.clip is not None else None
         seq = await self._publish(line.kind, payload, audio)
         cuttable = (
-            self.options.barge_in and sentence is not None and line.clip is not None and sentence != self._cut
+            self.options.barge_in
+            and self.plan.interrupt == "at_pause"
+            and sentence is not None
+            and line.clip is not None
+            and sentence != self._cut
         )
         seconds = line.clip.duration if line.clip is not None else self.reading_time(line.text)
         cut_at = await self._play(line.clip, seconds, cuttable=cuttable)

@@ -16,6 +16,7 @@ Example (YAML)::
           call_to_action: ["喜欢的宝宝拍1号链接，记得选好颜色和尺码。"]
       - {link: 2, sku: ZH-BE-001, segments: [hook, intro, price_offer, call_to_action]}
     fillers: ["欢迎新进来的宝宝，点点关注不迷路。"]
+    interrupt: at_pause        # or sentence_end: answers wait for the sentence on air to finish
 """
 
 from __future__ import annotations
@@ -133,6 +134,9 @@ class RoomPlan(BaseModel):
     fillers: list[str] = Field(default_factory=list)
     ack: AckPolicy = Field(default_factory=AckPolicy)
     variant_seed: int = 0
+    #: Where a ready answer may interrupt a script sentence: "at_pause" (the next pause in its audio;
+    #: the sentence is said again, whole, after the answer) or "sentence_end" (it always finishes).
+    interrupt: Literal["at_pause", "sentence_end"] = "at_pause"
 
     @field_validator("room_id")
     @classmethod

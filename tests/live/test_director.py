@@ -42,10 +42,13 @@ QUESTIONS = [
 UTTERANCES = ("say", "answer", "ack")
 
 
-def make_plan(room_id: str, *, loop: bool = True, fillers: list[str] | None = None) -> RoomPlan:
+def make_plan(
+    room_id: str, *, loop: bool = True, fillers: list[str] | None = None, interrupt: str = "at_pause"
+) -> RoomPlan:
     return RoomPlan.model_validate(
         {
             "room_id": room_id,
+            "interrupt": interrupt,
             "merchant": "demo",
             "loop": loop,
             "items": [
@@ -333,13 +336,17 @@ def test_a_restart_resumes_at_the_next_unsaid_sentence(
     assert second.bus.events()[1].kind == "product"
 
 
+@pytest.mark.parametrize("switched_off_by", ["options", "plan"])
 async def test_without_barge_in_an_answer_waits_for_the_sentence_and_the_script_resumes_after_it(
-    demo_services: Services, state_store: RoomStateStore
+    demo_services: Services, state_store: RoomStateStore, switched_off_by: str
 ) -> None:
     time = VirtualTime()
-    options = DirectorOptions(idle_poll_s=0.5, barge_in=False)
+    by_plan = switched_off_by == "plan"
+    options = DirectorOptions(idle_poll_s=0.5, barge_in=by_plan)
+    plan = make_plan(f"a-{uuid.uuid4().hex[:8]}", interrupt="sentence_end" if by_plan else "at_pause")
+    # Pauses every 0.75 s: with barge-in on, the answer would cut the sentence at 1.5 s.
     room = build_room(
-        demo_services, state_store, make_plan(f"a-{uuid.uuid4().hex[:8]}"), time, options=options
+        demo_services, state_store, plan, time, options=options, tts=FixedClipTTS(pause_every=0.75)
     )
     time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
     time.at(30.0, room.director.stop)
