@@ -205,6 +205,17 @@ def link_number(text: str, *, in_room: bool = False) -> int | None:
     return None
 
 
+def without_link(text: str, *, in_room: bool = False) -> str:
+    """``text`` with the link reference `link_number` reads removed ("3号链接有L码吗" → " 有L码吗"), so the
+    link number is not taken for anything else (a size: "3号")."""
+    match = _LINK.search(text) or (_ROOM_LINK.search(text) if in_room else None)
+    if match is None:
+        return text
+    # The first group's pattern starts with the character before the number (or the start of the text).
+    start = match.start(1) if match.group(1) else match.start()
+    return text[:start] + " " + text[match.end() :]
+
+
 def _is_bare(question: str) -> bool:
     """True when the message names no product, only an aspect ("多少钱", "有XL吗", "in stock?")."""
     terms = content_terms(question)

@@ -24,7 +24,7 @@ from agent.aspects import AspectSet, detect_aspects
 from agent.conversations import Channel, ConversationStore, StoredMessage
 from agent.escalation import assess
 from agent.evidence import Citation, Evidence, numbers_in
-from agent.focus import Focus, FocusOptions, RoomContext, resolve_focus
+from agent.focus import Focus, FocusOptions, RoomContext, resolve_focus, without_link
 from agent.guard import guard
 from agent.pii import find_pii
 from agent.recommend import compare_products, recommend_products
@@ -437,11 +437,20 @@ class AnswerPipeline:
             result.confidence = 0.3
             return None
         with timer.stage("evidence"):
+            # The link reference is not read again as an option: "3号链接" is link 3, not size 3.
+            about = (
+                without_link(question, in_room=room is not None)
+                if focus.link_number is not None
+                else question
+            )
             evidence, candidates = await asyncio.to_thread(
-                self._evidence, merchant, question, focus, retriever, aspects, lang
+                self._evidence, merchant, question, focus, retriever, aspects, lang, about
             )
             if focus.link_number is not None:
                 evidence.extra_numbers |= numbers_in(str(focus.link_number))
+        link = _link_of(room, evidence.product.sku) if channel == "live" and evidence.product else None
+        if link is not None:
+            evidence.extra_numbers |= numbers_in(str(link))  # a live answer may name the product by it
         result.focus_sku = evidence.product.sku if evidence.product else None
         if evidence.product is None and not candidates and not (aspects.policy and evidence.policies):
             if focus.needs_product and not claim_question:
@@ -466,6 +475,7 @@ class AnswerPipeline:
             channel=channel,
             candidates=tuple(candidates),
             claim_question=claim_question,
+            link=link,
         )
 
     def _evidence(
@@ -476,6 +486,7 @@ class AnswerPipeline:
         retriever: HybridRetriever | None,
         aspects: AspectSet,
         lang: str,
+        variant_question: str,
     ) -> tuple[Evidence, list[Any]]:
         evidence = Evidence()
         candidates: list[Any] = []
@@ -487,7 +498,7 @@ class AnswerPipeline:
         if focus.sku is not None and not candidates:
             evidence.product = self.store.get_product(merchant, focus.sku)
         if evidence.product is not None:
-            vq = match_variants(evidence.product, question)
+            vq = match_variants(evidence.product, variant_question)
             evidence.asked_variants = list(vq.matched)
             evidence.missing_options = list(vq.missing)
             if retriever is not None:
@@ -552,3 +563,10 @@ def _last_aspects(turns: Sequence[StoredMessage]) -> tuple[str, ...]:
 def asks_for_claim(question: str) -> bool:
     """True when the question invites a claim the bot may not make ("这是全网最低价吗", "is it the best")."""
     return any(f.rule.startswith(_CLAIM_RULES) for f in compliance.check(question).findings)
+
+
+def _link_of(room: RoomContext | None, sku: str) -> int | None:
+    """The link number the room shows ``sku`` under, if any (the lowest when it is listed twice)."""
+    if room is None:
+        return None
+    return min((number for number, listed in room.link_map.items() if listed == sku), default=None)

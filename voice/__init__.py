@@ -7,7 +7,15 @@ Typical use (the app passes ``<data_dir>/tts-cache``)::
         play(clip.audio, clip.cues)
 """
 
-from voice.audio import MasterSpec, format_for_path, join_clips, master, probe_duration, transcode
+from voice.audio import (
+    MasterSpec,
+    clip_from,
+    format_for_path,
+    join_clips,
+    master,
+    probe_duration,
+    transcode,
+)
 from voice.base import TTS, SpeechRequest
 from voice.breaker import BreakerState, CircuitBreaker
 from voice.cache import CachedTTS, ClipCache
@@ -55,6 +63,7 @@ __all__ = [
     "VoiceInfo",
     "VoiceMap",
     "build_tts",
+    "clip_from",
     "detect_language",
     "format_for_path",
     "has_speech",

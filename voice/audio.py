@@ -10,6 +10,7 @@ and Opus, encodes Opus, and encodes MP3 when ``lameenc`` is not installed.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -276,3 +277,61 @@ async def join_clips(clips: list[Clip], target: AudioFormat = "wav", *, gap: flo
     return Clip(
         audio, target, rate, joined.duration, tuple(cues), "+".join(engines), first.voice, pauses=pauses
     )
+
+
+# A separator between clauses: a pause in speech usually falls at one of these.
+_CLAUSE_END = re.compile(r"[，,、；;：:。！？!?…]+\s*|[.]\s+")
+# LAME's encoder delay plus the decoder's: an untagged MP3 decodes this many samples late.
+_MP3_DELAY_SAMPLES = 576 + 529
+
+
+def _rest_of_cue(cue: Cue, pauses: tuple[float, ...], start: float) -> Cue:
+    """``cue`` from ``start`` (a pause inside it) on, in the clip's time.
+
+    Its text is cut too when it can be told where: if the cue holds as many pauses as clause breaks, the
+    k-th pause is taken to be the k-th break (espeak-ng and edge-tts pause at commas); otherwise the cue
+    keeps its whole text.
+    """
+    inside = [p for p in pauses if cue.start < p < cue.end]
+    breaks = [m.end() for m in _CLAUSE_END.finditer(cue.text) if m.end() < len(cue.text.rstrip())]
+    text = cue.text
+    said = sum(1 for p in inside if p <= start + 1e-6)
+    if said and len(inside) == len(breaks):
+        text = cue.text[breaks[said - 1] :]
+    return Cue(start, cue.end, text)
+
+
+def _ms(cue: Cue) -> Cue:
+    return Cue(round(cue.start, 3), round(cue.end, 3), cue.text)
+
+
+async def clip_from(clip: Clip, start: float, *, bitrate: str = "64k", timeout: float = 10.0) -> Clip:
+    """The rest of ``clip`` from ``start`` seconds on, in its own format and rate: what a live room says
+    when it resumes a sentence it cut at a pause.
+
+    Cues and pauses before ``start`` are dropped and the rest shifted to the new start; a cue running
+    across ``start`` keeps the words after it when that can be told (`_rest_of_cue`). An MP3 is decoded
+    on the clip's own timeline (LAME's encoder and decoder delay, 1105 samples, is left out), so
+    ``start`` means the same instant as in the clip's pauses and a `cut` event.
+
+    Raises:
+        AudioError: ``start`` is not inside the clip, or the audio cannot be decoded or encoded.
+        TTSTimeout: ffmpeg took longer than ``timeout``.
+    """
+    if not 0.0 < start < clip.duration:
+        raise AudioError(f"cannot start a {clip.duration:.3f} s clip at {start:.3f} s")
+    pcm = await to_pcm(clip.audio, clip.format, timeout=timeout)
+    rate, width = pcm.sample_rate, 2 * pcm.channels
+    total = len(pcm.data) // width
+    wanted = round(clip.duration * rate)
+    head = min(total - wanted, _MP3_DELAY_SAMPLES) if clip.format == "mp3" and total > wanted else 0
+    first = head + round(start * rate)
+    rest = Pcm(pcm.data[first * width : (head + wanted) * width], rate, pcm.channels)
+    audio = await encode(rest, clip.format, bitrate=bitrate, timeout=timeout)
+    cues = tuple(
+        _ms((_rest_of_cue(c, clip.pauses, start) if c.start < start else c).shifted(-start))
+        for c in clip.cues
+        if c.end > start + 1e-6
+    )
+    pauses = tuple(round(p - start, 3) for p in clip.pauses if p > start + 1e-6)
+    return replace(clip, audio=audio, duration=rest.duration, cues=cues, pauses=pauses)

@@ -9,22 +9,25 @@ Barge-in. While an utterance plays the director is not idle: a question that arr
 once (pipeline and speech run while the sentence is still on air), and an operator's ``say_now`` is
 synthesised likewise. When that answer or line is ready and a *script sentence* is playing, the
 director does not make the viewer wait for the end of a long sentence (unless the plan says
-``interrupt: sentence_end``): unless the sentence ends within
-``finish_within_s`` anyway, it cuts it at the next pause in its audio (a silence between words, found
-by the speech layer, `voice.Clip.pauses`) within ``max_cut_wait_s``, or right away when there is none,
-publishes a ``cut`` event (the sentence's ``seq`` and the offset at which it stops, so every page and
-the broadcaster stop it at the same sample) and speaks the answer there. The cut sentence has not been
-said: the position still names it, so after the interruption it is said again, whole — and a sentence
-said again is not cut a second time, so a busy chat cannot stall the script. Answers, acknowledgements
-and operator lines are never cut. After an answer the next ``say`` is exactly the next unsaid
-sentence, since the position is data that only a sentence that finished playing advances. No timer
-decides when to resume.
+``interrupt: sentence_end``): unless the sentence ends within ``finish_within_s`` anyway, it cuts it at
+the next pause in its audio (a silence between words, found by the speech layer, `voice.Clip.pauses`)
+within ``max_cut_wait_s``, or right away when there is none, publishes a ``cut`` event (the sentence's
+``seq`` and the offset at which it stops, so every page and the broadcaster stop it at the same sample)
+and speaks the answer there. Then the script resumes exactly where it stopped: the rest of the sentence
+from the last pause at or before the cut (`voice.clip_from`, cut while the answer plays), published as
+a ``say`` with ``resumed_at`` (seconds into the sentence's audio); a sentence cut where it had no pause
+yet is said again from its start. The rest can be cut again, but only further on (a rest with no pause
+behind the cut point waits for its next one), so a busy chat cannot keep a sentence from being said.
+Answers, acknowledgements and operator lines are never cut. The position is data that only a sentence
+that finished playing advances, so after an answer the next ``say`` is exactly the unsaid part. No
+timer decides when to resume.
 
 Playing is modelled by waiting for the clip's duration through an injectable ``sleep`` / ``wait`` (the
 web page or the broadcaster plays the audio the event carries). The position, status and counters are
 persisted after every utterance, so a restarted director resumes at the next unsaid sentence. A
-sentence cut by a crash or a cancel while it played is said again on restart — a sentence, never a
-segment — because the position moves past a sentence only once it has finished.
+sentence cut by a crash, a cancel or a barge-in just before a restart is said again whole on restart (the
+resume point within a sentence is not persisted) — a sentence, never a segment — because the position
+moves past a sentence only once it has finished.
 
 A TTS failure never silences the room: the event is published without audio (the subtitles still show)
 and the director waits the text's reading time instead of the clip's duration.
@@ -66,7 +69,7 @@ from agent.live.ports import (
 )
 from agent.live.state import RoomStateStore, RoomStatus
 from agent.live.timeline import advance, conversation_id, product_card, sentence_at, settle, to_audio
-from voice import Clip
+from voice import Clip, clip_from
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +142,20 @@ class _Utterance:
     timings: dict[str, float] | None = None
 
 
+@dataclass(slots=True)
+class _Rest:
+    """The unsaid rest of a script sentence that was cut: said when the script resumes.
+
+    ``line`` is the utterance that was cut, ``offset`` where the rest starts in the sentence's original
+    clip, and ``clip`` the task cutting its audio there (run while the answer plays; None on failure).
+    """
+
+    position: Position
+    line: _Utterance
+    offset: float
+    clip: asyncio.Future[Clip | None]
+
+
 class Director:
     """Runs one room's show. Construct cheaply, then ``await run()`` in the room's task.
 
@@ -208,7 +225,7 @@ class Director:
         self._seq = 0
         self._shown: tuple[int, int] | None = None  # (loop, item) whose product card is up
         self._ready: _Utterance | None = None  # an answer or operator line prepared while a clip played
-        self._cut: Position | None = None  # the last sentence cut: said again whole, never cut twice
+        self._rest: _Rest | None = None  # the rest of the last sentence cut, said when the script resumes
         self._idle = False
         self._last_spoke = clock()
         self._finished = False
@@ -234,7 +251,8 @@ class Director:
 
     def snapshot(self) -> dict[str, Any]:
         """Status, position, idle flag, queue length, pending commands, the prepared line waiting to be
-        said ("answered" or "operator", else None) and counters (the ``state`` event's data)."""
+        said ("answered" or "operator", else None), where the sentence at the position resumes when it
+        was cut (seconds into its audio, else None) and counters (the ``state`` event's data)."""
         data: dict[str, Any] = {
             "status": self._status,
             "position": self._position.to_dict(),
@@ -242,6 +260,7 @@ class Director:
             "queue": self._queue_length(),
             "pending_commands": len(self._ops),
             "prepared": self._ready.counter if self._ready is not None else None,
+            "resume_at": self._rest.offset if self._rest is not None else None,
             "counters": dict(self._counters),
         }
         if self.error:
@@ -330,23 +349,27 @@ class Director:
             return
         await self._publish("state", self.snapshot())
         failures = 0
-        while not self._finished:
-            try:
-                await self.step()
-                failures = 0
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bug or a broken dependency: report, back off, try again
-                failures += 1
-                self.error = f"{type(exc).__name__}: {exc}"
-                log.exception("room %s: step failed (%d in a row)", self.room_id, failures)
-                if failures >= self.options.max_step_failures:
-                    self._status = "stopped"
-                    self._finished = True
-                    self._persist()
-                await self._publish("state", self.snapshot())
-                if not self._finished:
-                    await self._sleep(self.options.idle_poll_s * failures)
+        try:
+            while not self._finished:
+                try:
+                    await self.step()
+                    failures = 0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a bug or a broken dependency: report, back off, try again
+                    failures += 1
+                    self.error = f"{type(exc).__name__}: {exc}"
+                    log.exception("room %s: step failed (%d in a row)", self.room_id, failures)
+                    if failures >= self.options.max_step_failures:
+                        self._status = "stopped"
+                        self._finished = True
+                        self._persist()
+                    await self._publish("state", self.snapshot())
+                    if not self._finished:
+                        await self._sleep(self.options.idle_poll_s * failures)
+        finally:
+            if self._rest is not None:
+                self._rest.clip.cancel()
 
     async def step(self) -> None:
         """One decision: a command, an answer, an acknowledgement, a sentence, or a wait."""
@@ -475,7 +498,42 @@ class Director:
             "sku": item.sku,
             "link": item.link,
         }
-        await self._deliver(await self._render("say", text, data, counter="said"), sentence=pos)
+        rest = self._take_rest(pos)
+        line = await (self._resumed(rest) if rest else self._render("say", text, data, counter="said"))
+        await self._deliver(line, sentence=pos)
+
+    def _take_rest(self, pos: Position) -> _Rest | None:
+        """The rest of the sentence at ``pos`` if it was cut; a rest of any other sentence is dropped
+        (the operator skipped)."""
+        rest, self._rest = self._rest, None
+        if rest is not None and rest.position != pos:
+            rest.clip.cancel()
+            return None
+        return rest
+
+    async def _resumed(self, rest: _Rest) -> _Utterance:
+        """The rest of a cut sentence as an utterance: its audio from the resume point, its words."""
+        clip = await rest.clip
+        line = rest.line
+        if clip is None:  # the audio could not be cut: the cut line again, whole
+            clip, offset = line.clip, float(line.data.get("resumed_at", 0.0))
+        else:
+            offset = rest.offset
+        text = line.text
+        if clip is not None and clip is not line.clip and clip.cues:
+            text = (" " if self.plan.language == "en" else "").join(c.text.strip() for c in clip.cues)
+        return _Utterance("say", text, {**line.data, "resumed_at": offset}, clip, "said", self._clock())
+
+    async def _rest_of(self, clip: Clip, start: float) -> Clip | None:
+        if start <= 0.0:
+            return clip
+        try:
+            return await clip_from(clip, start)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # AudioError, TTSTimeout: the sentence is said again whole
+            log.warning("room %s: cannot resume a sentence at %.3f s (%s)", self.room_id, start, exc)
+            return None
 
     def _next_loop(self) -> None:
         loop = self._position.loop + 1
@@ -543,14 +601,17 @@ class Director:
             and self.plan.interrupt == "at_pause"
             and sentence is not None
             and line.clip is not None
-            and sentence != self._cut
         )
         seconds = line.clip.duration if line.clip is not None else self.reading_time(line.text)
-        cut_at = await self._play(line.clip, seconds, cuttable=cuttable)
+        resumed = "resumed_at" in line.data
+        cut_at = await self._play(line.clip, seconds, cuttable=cuttable, resumed=resumed)
         self._last_spoke = self._clock()
         self._idle = False
-        if cut_at is not None and sentence is not None:
-            self._cut = sentence
+        if cut_at is not None and sentence is not None and line.clip is not None:
+            start = max((p for p in line.clip.pauses if p <= cut_at + 1e-9), default=0.0)
+            base = float(line.data.get("resumed_at", 0.0))
+            rest = asyncio.ensure_future(self._rest_of(line.clip, start))
+            self._rest = _Rest(sentence, line, round(base + start, 3), rest)
             self._counters["cuts"] += 1
             reason = "operator" if self._ready is not None and self._ready.counter == "operator" else "answer"
             cut = {"of": seq, "at": round(cut_at, 3), "reason": reason, "position": sentence.to_dict()}
@@ -570,7 +631,9 @@ class Director:
         if self.options.state_every > 0 and utterances % self.options.state_every == 0:
             await self._publish("state", self.snapshot())
 
-    async def _play(self, clip: Clip | None, seconds: float, *, cuttable: bool) -> float | None:
+    async def _play(
+        self, clip: Clip | None, seconds: float, *, cuttable: bool, resumed: bool = False
+    ) -> float | None:
         """Wait while an utterance of ``seconds`` plays, preparing what arrives meanwhile.
 
         Returns the offset (seconds into the clip) at which it was cut, or None when it played whole.
@@ -588,7 +651,10 @@ class Director:
             if seconds - offset <= self.options.finish_within_s:
                 await self._sleep(max(0.0, seconds - offset))
                 return None
-            cut = self._cut_point(clip, offset)
+            cut = self._cut_point(clip, offset, resumed=resumed)
+            if cut is None:  # the rest of a cut sentence with no pause left: it finishes
+                await self._sleep(max(0.0, seconds - offset))
+                return None
             if cut > offset:
                 await self._sleep(cut - offset)
             return cut
@@ -609,10 +675,20 @@ class Director:
         if group is not None:
             self._ready = await self._prepare_answer(group)
 
-    def _cut_point(self, clip: Clip, offset: float) -> float:
-        """The first pause in ``clip`` at or after ``offset`` within reach, else ``offset`` itself."""
+    def _cut_point(self, clip: Clip, offset: float, *, resumed: bool) -> float | None:
+        """Where to cut ``clip``, ``offset`` seconds into it: the first pause within reach, else at once.
+
+        The rest of a sentence resumes at the last pause before the cut, or from its start when it has
+        none; so a ``resumed`` rest with no pause up to ``offset`` is cut only at its next pause (or not
+        at all), which keeps every cut moving the sentence forward.
+        """
         reach = offset + self.options.max_cut_wait_s
-        return next((p for p in clip.pauses if offset <= p <= reach), offset)
+        ahead = next((p for p in clip.pauses if offset <= p <= reach), None)
+        if ahead is not None:
+            return ahead
+        if not resumed or any(p <= offset for p in clip.pauses):
+            return offset
+        return next((p for p in clip.pauses if p > offset), None)
 
     async def _synthesize(self, text: str) -> Clip | None:
         try:

@@ -109,14 +109,16 @@ OutputKind = Literal["say", "answer", "product", "ack", "state", "cut"]
 class OutputEvent:
     """What the room publishes. `seq` increases by one per event in a room (clients detect gaps).
 
-    - say: a script sentence (`text`, `audio`, `position`, `segment_kind`, `sku`)
+    - say: a script sentence (`text`, `audio`, `position`, `segment_kind`, `sku`; `resumed_at` when it is
+      the rest of a sentence that was cut: seconds into the sentence's audio where this part starts), or
+      a filler line (`origin` "filler")
     - answer: an answer to viewers (`text`, `audio`, `questions` [{nickname, text}], `sku`, `grouped` count)
     - product: the product card (`sku`, `title`, `price`, `currency`, `list_price`, `link`, `image`, `stock_state`)
     - ack: a short acknowledgement ("欢迎xx进入直播间") (`text`, `audio`)
     - state: director state (`status` running|paused|stopped, `position`, `queue` length, counters)
     - cut: the script sentence published as event ``of`` (a seq) stops ``at`` seconds into its clip, so an
       answer or an operator line can start there (`of`, `at`, `reason` answer|operator, `position` of the
-      cut sentence, which is said again, whole, after the interruption). No audio.
+      cut sentence, whose rest is said after the interruption). No audio.
     """
 
     room_id: str

@@ -27,6 +27,8 @@ class WriteRequest:
     history: tuple[tuple[str, str], ...] = ()
     #: The question asks the bot to confirm a claim it may not make ("全网最低价吗", "is it the best").
     claim_question: bool = False
+    #: The product's link number in the live room (1号链接 …), when the answer is for a room that shows it.
+    link: int | None = None
 
 
 @dataclass(slots=True)

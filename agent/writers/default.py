@@ -55,14 +55,15 @@ class TemplateWriter(Writer):
         unanswered = False
 
         if product is not None:
+            name = _name(product, request, lang)
             if "price" in aspects:
-                parts.append(_price(product, lang))
+                parts.append(_price(product, lang, name))
                 cites.append(Citation(sku=product.sku, field="price"))
             if "variants" in aspects or ev.asked_variants or ev.missing_options:
-                parts.append(_variants(product, ev, lang))
+                parts.append(_variants(product, ev, lang, name))
                 cites.append(Citation(sku=product.sku, field="variants"))
             elif "stock" in aspects:
-                parts.append(_stock(product, lang))
+                parts.append(_stock(product, lang, name))
                 cites.append(Citation(sku=product.sku, field="stock"))
             if "spec" in aspects or "general" in aspects:
                 lines = best_product_lines(request.question, product, ev.passages)
@@ -137,29 +138,34 @@ def _unique(cites: list[Citation]) -> list[Citation]:
     return seen
 
 
-def _name(product: Product) -> str:
+def _name(product: Product, request: WriteRequest, lang: str) -> str:
+    """How an answer names its product: by its link number in a live room ("2号链接", "link 2": what the
+    host says and the viewer sees in the shopping bag, instead of reading out a long title), else by its
+    title."""
+    if request.channel == "live" and request.link is not None:
+        return f"{request.link}号链接" if lang == "zh" else f"product on link {request.link}"
     return product.title
 
 
-def _price(product: Product, lang: str) -> str:
+def _price(product: Product, lang: str, name: str) -> str:
     if product.price is None:
         return (
-            f"{_name(product)}的价格商品页暂未标注，以下单页面显示为准。"
+            f"{name}的价格商品页暂未标注，以下单页面显示为准。"
             if lang == "zh"
-            else f"The price of the {_name(product)} is not listed yet; the checkout page shows the current price."
+            else f"The price of the {name} is not listed yet; the checkout page shows the current price."
         )
     now = money(product.price, product.currency)
     promo = product.list_price is not None and product.list_price > product.price
     variant_prices = sorted({v.price for v in product.variants if v.price is not None})
     if lang == "zh":
-        text = f"{_name(product)}现在的价格是{now}"
+        text = f"{name}现在的价格是{now}"
         if promo and product.list_price is not None:
             text += f"（原价{money(product.list_price, product.currency)}）"
         if len(variant_prices) > 1:
             low, high = variant_prices[0], variant_prices[-1]
             text += f"，不同规格{money(low, product.currency)}到{money(high, product.currency)}不等"
         return text + "。"
-    text = f"The {_name(product)} is {now}"
+    text = f"The {name} is {now}"
     if promo and product.list_price is not None:
         text += f" (regular price {money(product.list_price, product.currency)})"
     if len(variant_prices) > 1:
@@ -185,15 +191,11 @@ def _stock_phrase(stock: int | None, lang: str) -> str:
     }[state]
 
 
-def _stock(product: Product, lang: str) -> str:
+def _stock(product: Product, lang: str, name: str) -> str:
     phrase = _stock_phrase(product.total_stock(), lang)
     if lang == "zh":
-        return f"{_name(product)}目前{phrase}。"
-    return (
-        f"The {_name(product)} is {phrase}."
-        if "checkout" not in phrase
-        else f"Stock for the {_name(product)} is {phrase}."
-    )
+        return f"{name}目前{phrase}。"
+    return f"The {name} is {phrase}." if "checkout" not in phrase else f"Stock for the {name} is {phrase}."
 
 
 def _variant_label(variant: Variant, lang: str) -> str:
@@ -201,11 +203,11 @@ def _variant_label(variant: Variant, lang: str) -> str:
     return ("/".join(values) if lang == "zh" else " / ".join(values)) or variant.sku
 
 
-def _variants(product: Product, ev: Evidence, lang: str) -> str:
+def _variants(product: Product, ev: Evidence, lang: str, name: str) -> str:
     if not product.variants:
         if lang == "zh":
-            return f"{_name(product)}只有一个规格，目前{_stock_phrase(product.total_stock(), lang)}。"
-        return f"The {_name(product)} comes in a single version; it is {_stock_phrase(product.total_stock(), lang)}."
+            return f"{name}只有一个规格，目前{_stock_phrase(product.total_stock(), lang)}。"
+        return f"The {name} comes in a single version; it is {_stock_phrase(product.total_stock(), lang)}."
     all_values = option_values(product)
     available = available_values(product)
     out: list[str] = []
@@ -214,9 +216,9 @@ def _variants(product: Product, ev: Evidence, lang: str) -> str:
         listed_en = "; ".join(f"{k}: {', '.join(v)}" for k, v in all_values.items())
         missing = _join(list(ev.missing_options), lang)
         out.append(
-            f"{_name(product)}没有{missing}这个规格，可选的有{listed}。"
+            f"{name}没有{missing}这个规格，可选的有{listed}。"
             if lang == "zh"
-            else f"The {_name(product)} does not come in {missing}; the options are {listed_en}."
+            else f"The {name} does not come in {missing}; the options are {listed_en}."
         )
     if ev.asked_variants:
         for variant in ev.asked_variants[:4]:
@@ -238,15 +240,13 @@ def _variants(product: Product, ev: Evidence, lang: str) -> str:
             listed = "；".join(f"{k}：{'、'.join(v)}" for k, v in available.items())
             listed_en = "; ".join(f"{k}: {', '.join(v)}" for k, v in available.items())
             out.append(
-                f"{_name(product)}目前有货的规格：{listed}。"
+                f"{name}目前有货的规格：{listed}。"
                 if lang == "zh"
-                else f"The {_name(product)} is available in {listed_en}."
+                else f"The {name} is available in {listed_en}."
             )
         else:
             out.append(
-                f"{_name(product)}所有规格都已售罄。"
-                if lang == "zh"
-                else f"Every option of the {_name(product)} is sold out."
+                f"{name}所有规格都已售罄。" if lang == "zh" else f"Every option of the {name} is sold out."
             )
     return "".join(out) if lang == "zh" else " ".join(out)
 
@@ -265,13 +265,14 @@ def _policy(line: str, citation: Citation, lang: str) -> str:
 
 
 def _summary(product: Product, lang: str) -> str:
+    name = product.title  # what the product is: its full title, in a live room too
     points = product.selling_points[:2]
     if lang == "zh":
-        text = f"{_name(product)}"
+        text = f"{name}"
         if points:
             text += "：" + "；".join(p.rstrip("。") for p in points)
         return text + "。"
-    text = f"The {_name(product)}"
+    text = f"The {name}"
     if points:
         text += ": " + "; ".join(p.rstrip(".") for p in points)
     return text + "."

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from api.cli.app import app
 from api.cli.catalog import fail, open_services
@@ -208,25 +209,32 @@ async def _print_events(events: Any, run: RoomRun) -> None:
             typer.echo(json.dumps(event.to_dict(with_audio=False), ensure_ascii=False))
             continue
         data = event.data
+        # Viewer and catalog text may hold rich markup ("[/]", "[bold]"): it is escaped, printed as text.
         if event.kind == "product":
-            price = f" {data.get('price')}" if data.get("price") else ""
-            console.print(
-                f"[bold magenta]#{data.get('link')}[/] {data.get('title', data.get('sku'))}{price}",
-                highlight=False,
-            )
+            price = f" {escape(str(data.get('price')))}" if data.get("price") else ""
+            title = escape(str(data.get("title", data.get("sku"))))
+            console.print(f"[bold magenta]#{data.get('link')}[/] {title}{price}", highlight=False)
         elif event.kind == "answer":
             asked = "; ".join(f"{q.get('nickname')}: {q.get('text')}" for q in data.get("questions", []))
-            console.print(f"  [cyan]Q[/] {asked}\n  [green]A[/] {data.get('text')}", highlight=False)
-        elif event.kind in ("say", "ack"):
             console.print(
-                f"  {data.get('text')}", highlight=False, style="dim" if event.kind == "ack" else None
+                f"  [cyan]Q[/] {escape(asked)}\n  [green]A[/] {escape(str(data.get('text')))}",
+                highlight=False,
+            )
+        elif event.kind in ("say", "ack"):
+            resumed = "… " if "resumed_at" in data else ""
+            console.print(
+                f"  {resumed}{escape(str(data.get('text')))}",
+                highlight=False,
+                style="dim" if event.kind == "ack" else None,
             )
         elif event.kind == "cut":
             console.print(
                 f"  [yellow]✂ cut at {data.get('at')} s for the {data.get('reason')}[/]", highlight=False
             )
         elif event.kind == "state":
-            console.print(f"[dim]state {data.get('status')} {data.get('position')}[/]", highlight=False)
+            console.print(
+                f"[dim]state {data.get('status')} {escape(str(data.get('position')))}[/]", highlight=False
+            )
 
 
 async def _feed(manager: Any, room_id: str, connector: Any, run: RoomRun) -> None:

@@ -124,6 +124,28 @@ class _TimedBus(InProcessBus):
         await super().publish(event)
 
 
+def _on_air(log: list[tuple[float, OutputEvent]], at: float) -> str:
+    """What was playing at show time ``at``: "script", "script_rest" (a cut sentence resumed),
+    "answer", "other" (ack, filler, operator line) or "nothing"."""
+    cut_at = {int(e.data["of"]): float(e.data["at"]) for _, e in log if e.kind == "cut"}
+    playing = "nothing"
+    for published, event in log:
+        if published > at:
+            break
+        if event.kind not in ("say", "answer", "ack") or event.audio is None:
+            continue
+        end = published + cut_at.get(event.seq, event.audio.duration)
+        if at >= end:
+            playing = "nothing"
+        elif event.kind == "answer":
+            playing = "answer"
+        elif event.kind == "say" and event.data.get("origin") == "script":
+            playing = "script_rest" if "resumed_at" in event.data else "script"
+        else:
+            playing = "other"
+    return playing
+
+
 def _plan() -> RoomPlan:
     return RoomPlan.model_validate(
         {
@@ -189,6 +211,7 @@ async def _drive(services: Services, n_questions: int, seed: int, *, barge_in: b
     pipeline_ms: list[float] = []
     tts_ms: list[float] = []
     after_cut = 0
+    by_on_air: dict[str, list[float]] = {}
     previous: OutputEvent | None = None
     for published, event in bus.log:
         if event.kind == "answer":
@@ -204,6 +227,7 @@ async def _drive(services: Services, n_questions: int, seed: int, *, barge_in: b
                 total = (published - who.at) * 1000.0
                 hold = float(timings.get("held", 0.0))
                 totals.append(total)
+                by_on_air.setdefault(_on_air(bus.log, who.at), []).append(total)
                 processing.append(proc)
                 held.append(hold)
                 picked.append(max(0.0, total - proc - hold))
@@ -231,7 +255,12 @@ async def _drive(services: Services, n_questions: int, seed: int, *, barge_in: b
         "evicted": {k: v for k, v in stats["evicted"].items() if v},
         "sentences_said": director.counters["said"],
         "sentence_audio_ms": percentiles([d * 1000.0 for d in durations]),
+        "answer_audio_ms": percentiles(
+            [e.audio.duration * 1000.0 for _, e in bus.log if e.kind == "answer" and e.audio is not None]
+        ),
         "question_to_answer_start_ms": percentiles(totals),
+        # The same, by what was on air when the question came (answers are never cut).
+        "question_to_answer_start_ms_by_on_air": {k: percentiles(v) for k, v in sorted(by_on_air.items())},
         "picked_up_ms": percentiles(picked),
         "processing_ms": percentiles(processing),
         "held_ms": percentiles(held),

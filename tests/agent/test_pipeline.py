@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.focus import RoomContext
+from agent.focus import RoomContext, without_link
 from agent.pipeline import AnswerResult, MessageTooLongError
 from agent.writers.default import money
 from api.services import Services
@@ -149,6 +149,45 @@ def test_link_numbers_in_a_room(services: Services) -> None:
     assert "9" in missing.answer
     this = ask(services, "这个多少钱", channel="live", room=room)
     assert this.focus_sku == "ZH-EL-001"
+    # A live answer names the product by the link viewers see, not by reading out its whole title, and
+    # the link number passes the grounding check although neither the question nor the catalog says it.
+    assert this.answer.startswith("1号链接现在的价格是")
+    earbuds = services.store.get_product(M, "ZH-EL-001")
+    assert earbuds is not None
+    assert earbuds.title not in this.answer
+    assert not this.refused
+    in_chat = ask(services, "声悦X3 Pro耳机多少钱")
+    assert in_chat.answer.startswith(earbuds.title)
+    on_three = RoomContext(link_map=room.link_map, current_sku="EN-AP-001")
+    english = ask(services, "how much is this one", channel="live", room=on_three)
+    assert english.answer.startswith("The product on link 3 is $"), english.answer
+
+
+@pytest.mark.parametrize(
+    ("text", "in_room", "left"),
+    [
+        ("3号链接有L码吗", False, " 有L码吗"),
+        ("要3号链接的L码", False, "要 的L码"),
+        ("链接12还有吗", False, " 还有吗"),
+        ("link 4 in red?", False, "  in red?"),
+        ("3号多少钱", True, " 多少钱"),
+        ("3号多少钱", False, "3号多少钱"),  # outside a room "3号" may be a size
+        ("44号有吗", False, "44号有吗"),
+        ("有L码吗", True, "有L码吗"),
+    ],
+)
+def test_without_link_removes_the_link_reference_only(text: str, in_room: bool, left: str) -> None:
+    assert without_link(text, in_room=in_room) == left
+
+
+def test_a_link_number_is_not_taken_for_a_size(services: Services) -> None:
+    # The hoodie comes in S-XXL: "1号链接" must not read as a size "1" it lacks.
+    room = RoomContext(link_map={1: "ZH-AP-001"}, current_sku="ZH-AP-001")
+    price = ask(services, "1号链接多少钱", channel="live", room=room)
+    assert "没有" not in price.answer, price.answer
+    sized = ask(services, "1号链接 L码多少钱", channel="live", room=room)
+    assert "没有" not in sized.answer, sized.answer
+    assert "/L有货" in sized.answer
 
 
 def test_injection_never_changes_a_fact(services: Services) -> None:

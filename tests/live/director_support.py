@@ -16,6 +16,7 @@ from agent.live.events import OutputEvent
 from api.services import Services
 from api.settings import Settings
 from voice import AllEnginesFailed, Clip, Cue
+from voice.wav import Pcm, build_wav
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "samples" / "demo"
@@ -70,6 +71,9 @@ class VirtualTime:
         await asyncio.sleep(0)
 
 
+SILENT_RATE = 4000
+
+
 class FixedClipTTS:
     """A TTS double: silent clips whose duration grows with the text, with a pause every ``pause_every``
     seconds when asked (None: no pauses); fails on the texts it is told to."""
@@ -99,9 +103,9 @@ class FixedClipTTS:
         step = self.pause_every
         pauses = tuple(step * k for k in range(1, int(seconds / step))) if step else ()
         return Clip(
-            audio=b"RIFF\x00\x00\x00\x00WAVE",
+            audio=build_wav(Pcm(bytes(2 * round(seconds * SILENT_RATE)), SILENT_RATE)),
             format="wav",
-            sample_rate=16000,
+            sample_rate=SILENT_RATE,
             duration=seconds,
             cues=(Cue(0.0, seconds, text),),
             engine="fixed",

@@ -377,7 +377,7 @@ async def test_without_barge_in_an_answer_waits_for_the_sentence_and_the_script_
     assert product.data["stock_state"] == "in_stock"
 
 
-async def test_an_answer_cuts_the_sentence_at_its_next_pause_and_the_sentence_is_said_again(
+async def test_an_answer_cuts_the_sentence_at_its_next_pause_and_the_script_resumes_there(
     demo_services: Services, state_store: RoomStateStore
 ) -> None:
     time = VirtualTime()
@@ -387,7 +387,7 @@ async def test_an_answer_cuts_the_sentence_at_its_next_pause_and_the_sentence_is
     time.at(30.0, room.director.stop)
     await room.director.run()
     said = utterances(room)
-    (t0, first), (t1, answer), (t2, again), (_, then) = said[:4]
+    (t0, first), (t1, answer), (t2, rest), (t3, then) = said[:4]
     assert first.audio is not None
     assert first.audio.duration > 1.0 + DirectorOptions().finish_within_s
     # Ready at 1.0 s (pipeline and speech take no virtual time): the next pause is at 1.5 s.
@@ -397,14 +397,60 @@ async def test_an_answer_cuts_the_sentence_at_its_next_pause_and_the_sentence_is
     assert answer.kind == "answer"
     assert answer.seq == cut.seq + 1
     assert "159" in str(answer.data["text"])
-    # The cut sentence again, whole, as soon as the answer has played; then the next one.
+    # As soon as the answer has played, the sentence goes on from the pause where it stopped: the rest
+    # of its audio, nothing said twice; then the next sentence.
     assert answer.audio is not None
     assert t2 == pytest.approx(t1 + answer.audio.duration)
-    assert (again.data["position"], again.data["text"]) == (first.data["position"], first.data["text"])
+    assert rest.data["position"] == first.data["position"]
+    assert rest.data["resumed_at"] == 1.5
+    assert "resumed_at" not in first.data
+    assert rest.audio is not None
+    assert rest.audio.duration == pytest.approx(first.audio.duration - 1.5, abs=1e-3)
+    assert str(first.data["text"]).endswith(str(rest.data["text"]))
+    assert t3 == pytest.approx(t2 + rest.audio.duration)
     script = room.script(0)
     assert then.data["position"] == room.next_position(script.first_position() or Position()).to_dict()
     assert room.director.counters["cuts"] == 1
+    # The cut piece is not counted as said; its rest, which finished the sentence, is.
     assert room.director.counters["said"] == len(room.bus.script_says()) - 1
+
+
+async def test_the_rest_of_a_cut_sentence_can_be_cut_again_further_on(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    # A first run learns how long the answer to the first question is.
+    time = VirtualTime()
+    tts = FixedClipTTS(pause_every=0.75)
+    dry = build_room(demo_services, state_store, make_plan(f"d-{uuid.uuid4().hex[:8]}"), time, tts=tts)
+    time.at(1.0, lambda: dry.ask(1, "1号链接多少钱"))
+    time.at(10.0, dry.director.stop)
+    await dry.director.run()
+    [answered] = dry.bus.events("answer")
+    assert answered.audio is not None
+    answer_len = answered.audio.duration
+
+    time = VirtualTime()
+    room = build_room(demo_services, state_store, make_plan(f"r-{uuid.uuid4().hex[:8]}"), time, tts=tts)
+    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
+    # 0.3 s into the rest (which starts at 1.5 s + the answer): the rest's next pause is 0.75 s in.
+    time.at(1.5 + answer_len + 0.3, lambda: room.ask(2, "什么时候发货"))
+    time.at(60.0, room.director.stop)
+    await room.director.run()
+    said = utterances(room)
+    (_, first), (_, _a1), (t2, rest), (t3, _a2), (_, rest2) = said[:5]
+    assert [(c.data["of"], c.data["at"]) for c in room.bus.events("cut")] == [
+        (first.seq, 1.5),
+        (rest.seq, 0.75),
+    ]
+    assert t3 - t2 == pytest.approx(0.75)
+    assert rest2.data["position"] == first.data["position"]
+    assert rest2.data["resumed_at"] == 2.25  # offsets add up in the sentence's own audio
+    assert first.audio is not None
+    assert rest2.audio is not None
+    assert rest2.audio.duration == pytest.approx(first.audio.duration - 2.25, abs=1e-3)
+    # Each sentence is finished once, in order: the cut pieces do not advance the script.
+    assert room.director.counters["cuts"] == 2
+    assert said[5][1].data["position"] != first.data["position"]
 
 
 async def test_no_pause_in_reach_cuts_at_once_and_a_short_remainder_is_not_cut(
@@ -430,7 +476,7 @@ async def test_no_pause_in_reach_cuts_at_once_and_a_short_remainder_is_not_cut(
     assert said[1][0] == pytest.approx(first_len)
 
 
-async def test_a_sentence_said_again_is_not_cut_twice_and_answers_are_never_cut(
+async def test_without_pauses_a_cut_sentence_is_said_again_whole_and_not_cut_twice(
     demo_services: Services, state_store: RoomStateStore
 ) -> None:
     time = VirtualTime()
@@ -454,7 +500,8 @@ async def test_a_sentence_said_again_is_not_cut_twice_and_answers_are_never_cut(
     assert a1.audio is not None
     assert said[2][0] == pytest.approx(a1_at + a1.audio.duration)
 
-    # A question while the cut sentence is said again: that sentence is not cut a second time.
+    # A question while the cut sentence is said again (it had no pause to resume at, so it starts over):
+    # that sentence is not cut a second time, or a busy chat could keep it from ever being said.
     time = VirtualTime()
     again = build_room(demo_services, state_store, make_plan(f"u-{uuid.uuid4().hex[:8]}"), time)
     first_len = again.tts.duration(first_sentence(again))

@@ -368,6 +368,18 @@ def test_room_start_runs_a_plan_in_the_foreground(
     assert kinds[:3] == ["state", "product", "say"]
     assert "data_b64" not in events[2]["audio"]
     assert "room r1 stopped" in result.output
+    # Printed as text: viewer messages holding rich markup neither style the output nor break it.
+    chat = tmp_path / "chat.jsonl"
+    said = {"t": 0.2, "type": "chat", "nickname": "[/]坏[bold]", "user_id": "u9", "text": "1号链接多少钱[/]"}
+    chat.write_text(json.dumps(said, ensure_ascii=False) + "\n", encoding="utf-8")
+    chatty = tmp_path / "chatty.json"
+    chatty.write_text(json.dumps({**PLAN, "room_id": "r2", "merchant": "demo"}), encoding="utf-8")
+    args = ["room", "start", "--plan", str(chatty), "--engine", "espeak", "--replay", str(chat)]
+    args += ["--duration", "6"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "[/]坏[bold]: 1号链接多少钱[/]" in result.output
+    assert "1号链接现在的价格是" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("room_id: r9\nmerchant: demo\nitems: []\n", encoding="utf-8")
     result = runner.invoke(app, ["room", "start", "--plan", str(bad)])

@@ -9,6 +9,7 @@ import pytest
 from tests.voice.fakes import FakeEdgeService
 from voice.audio import (
     MasterSpec,
+    clip_from,
     encode,
     format_for_path,
     join_clips,
@@ -189,3 +190,62 @@ def test_resample_keeps_length_pitch_and_level() -> None:
     assert 438 <= crossings <= 441
     assert rms_dbfs(out) == pytest.approx(rms_dbfs(pcm), abs=0.2)
     assert resample(pcm, 22050) is pcm
+
+
+def tone_bursts(rate: int, bursts: list[tuple[float, float]], seconds: float) -> Pcm:
+    """Silence with a 440 Hz tone over each (start, end) of ``bursts``."""
+    import numpy as np
+
+    samples = np.zeros(round(seconds * rate))
+    for start, end in bursts:
+        a, b = round(start * rate), round(end * rate)
+        samples[a:b] = 8000 * np.sin(2 * np.pi * 440 * np.arange(b - a) / rate)
+    return Pcm(samples.astype("<i2").tobytes(), rate)
+
+
+def onset(pcm: Pcm) -> float:
+    """Seconds to the first sample louder than a tenth of full scale."""
+    import numpy as np
+
+    samples = np.abs(np.frombuffer(pcm.data, "<i2"))
+    return float(np.flatnonzero(samples > 3000)[0]) / pcm.sample_rate
+
+
+async def test_clip_from_a_pause_keeps_the_rest_sample_for_sample_with_cues_and_pauses_shifted() -> None:
+    pcm = tone_bursts(24000, [(0.1, 1.0), (1.3, 2.0), (2.4, 2.9)], 3.0)
+    cue = Cue(0.0, 3.0, "第一句话，第二句话，第三句话。")
+    clip = Clip(build_wav(pcm), "wav", 24000, pcm.duration, (cue,), "test", "v", pauses=(1.15, 2.2))
+    rest = await clip_from(clip, 1.15)
+    assert rest.duration == pytest.approx(3.0 - 1.15, abs=1 / 24000)
+    assert parse_wav(rest.audio).data == pcm.data[round(1.15 * 24000) * 2 :]
+    assert rest.pauses == (1.05,)
+    # The cue holds as many pauses as clause breaks: its text starts at the clause the pause begins.
+    assert rest.cues == (Cue(0.0, 1.85, "第二句话，第三句话。"),)
+    assert (await clip_from(clip, 2.2)).cues == (Cue(0.0, 0.8, "第三句话。"),)
+    # When the pauses cannot be matched to the clause breaks the cue keeps its whole text.
+    unmatched = Clip(
+        build_wav(pcm), "wav", 24000, 3.0, (Cue(0.0, 3.0, "没有逗号的一句话"),), pauses=(1.15, 2.2)
+    )
+    assert (await clip_from(unmatched, 2.2)).cues == (Cue(0.0, 0.8, "没有逗号的一句话"),)
+
+
+async def test_clip_from_an_mp3_starts_on_the_clips_own_timeline() -> None:
+    pcm = tone_bursts(24000, [(0.2, 0.6), (1.0, 1.5)], 2.0)
+    mp3 = await encode(pcm, "mp3")
+    clip = Clip(mp3, "mp3", 24000, pcm.duration, (Cue(0.0, 0.6, "one"), Cue(1.0, 1.5, "two")), pauses=(0.8,))
+    rest = await clip_from(clip, 0.8)
+    assert rest.format == "mp3"
+    assert rest.duration == pytest.approx(1.2, abs=1e-3)
+    assert rest.cues == (Cue(0.2, 0.7, "two"),)
+    # Decoded, the second burst starts 0.2 s into the rest (after LAME's 1105 samples of delay), not
+    # 46 ms later as it would if the original's delay had been kept.
+    decoded = await to_pcm(rest.audio, "mp3")
+    assert onset(decoded) - 1105 / 24000 == pytest.approx(0.2, abs=0.005)
+
+
+@pytest.mark.parametrize("start", [0.0, -1.0, 3.0, 9.0])
+async def test_clip_from_outside_the_clip_is_an_audio_error(start: float) -> None:
+    pcm = tone_bursts(24000, [(0.1, 1.0)], 3.0)
+    clip = Clip(build_wav(pcm), "wav", 24000, 3.0)
+    with pytest.raises(AudioError, match="cannot start"):
+        await clip_from(clip, start)
