@@ -6,8 +6,9 @@ p95 ≤ 100 ms.
 Setup: one real API server (`uvicorn api.app:create_app --factory`, a subprocess, SQLite in a temporary
 data directory, Redis as the room bus) and N viewers connected from this process with asyncio and the
 `websockets` client. This process publishes a synthetic `say` stream into the room's Redis channel
-through the product's own `RedisBus`, one event every `interval_s`, each with a WAV clip of
-`audio_seconds` (24 kHz mono, base64 in the JSON, as real utterances carry). The server subscribes once
+through the product's own `RedisBus`, one event every `interval_s`, each with a clip of
+`audio_seconds` (24 kHz mono, base64 in the JSON, as real utterances carry), once in MP3 (64 kbit/s,
+what rooms send) and once in WAV. The server subscribes once
 (`RoomFeed`), serialises each event once and sends it to every viewer.
 
 Measured per event and viewer: delivery latency = the viewer's receive time − the event's `ts` (set
@@ -142,6 +143,8 @@ async def _drive(
 ) -> dict[str, Any]:
     from agent.live.bus import RedisBus
     from agent.live.events import AudioRef, Cue, OutputEvent
+    from voice.audio import encode
+    from voice.wav import parse_wav
 
     done = asyncio.Event()
     states = [_Viewer() for _ in range(viewers)]
@@ -160,8 +163,10 @@ async def _drive(
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 300)
     connect_s = time.perf_counter() - connect_started
 
-    # WAV as the speech layer masters by default; "mp3" stands for a 64 kbit/s clip of the same length.
-    clip = _wav(audio_s) if audio_format == "wav" else os.urandom(int(audio_s * 64_000 / 8))
+    # MP3 as rooms send it (64 kbit/s, encoded by the speech layer), or WAV (``room_audio_format=wav``).
+    clip = _wav(audio_s)
+    if audio_format == "mp3":
+        clip = await encode(parse_wav(clip), "mp3")
     audio = AudioRef(clip, audio_format, 24_000, audio_s, (Cue(0.0, audio_s, "bench"),), "bench")
     bus = RedisBus(REDIS_URL)
     cpu_before = _server_cpu_s(pid)
@@ -197,7 +202,7 @@ async def _drive(
 
 def run(*, quick: bool = False) -> dict[str, Any]:
     """100 viewers × 20 events (quick) or 500 viewers × 60 events, one event every 0.5 s, once with
-    2-second WAV clips (128 kB frames) and once with MP3-sized clips (22 kB frames)."""
+    2-second WAV clips (128 kB frames) and once with the same clips in MP3 as rooms send them (22 kB)."""
     result: dict[str, Any] = {"name": "websocket", "machine": machine_info(), "target": "p95 <= 100 ms @ 500"}
     if not _redis_reachable():
         result["skipped"] = "Redis is not reachable at 127.0.0.1:6379"
