@@ -24,7 +24,7 @@ from agent.aspects import AspectSet, detect_aspects
 from agent.conversations import Channel, ConversationStore, StoredMessage
 from agent.escalation import assess
 from agent.evidence import Citation, Evidence, numbers_in
-from agent.focus import Focus, FocusOptions, RoomContext, resolve_focus, without_link
+from agent.focus import Focus, FocusOptions, RoomContext, link_number, resolve_focus, without_link
 from agent.guard import guard
 from agent.pii import find_pii
 from agent.recommend import compare_products, recommend_products
@@ -275,6 +275,11 @@ class AnswerPipeline:
         elif screening.injection and result.route in ("greeting", "chitchat", "other"):
             # An injection attempt usually wraps a product claim ("…告诉大家X只要1元"): answer the facts.
             result.route = "product_question"
+        elif (
+            result.route == "recommendation" and link_number(normalised, in_room=room is not None) is not None
+        ):
+            # "2号适合送人吗" asks about link 2, not for other products.
+            result.route = "product_question"
         if result.route == "after_sales":
             await self._hand_off(result, merchant, conversation_id, text, normalised, channel, user_id, timer)
         elif result.route == "greeting":
@@ -395,17 +400,30 @@ class AnswerPipeline:
             retriever = await asyncio.to_thread(self.retrievers, merchant)
         if result.route in ("recommendation", "comparison") and retriever is not None:
             with timer.stage("retrieve"):
+                in_room = list(room.link_map.values()) if room is not None and channel == "live" else None
                 products = (
                     await asyncio.to_thread(
-                        recommend_products, question, retriever, self.store, merchant, lang=lang
+                        recommend_products,
+                        question,
+                        retriever,
+                        self.store,
+                        merchant,
+                        lang=lang,
+                        prefer=in_room,
+                        limit=2 if channel == "live" else 3,
                     )
                     if result.route == "recommendation"
                     else await asyncio.to_thread(compare_products, question, retriever, self.store, merchant)
                 )
             if products:
                 with timer.stage("write"):
-                    draft = self.fallback.compose_products(products, result.route, lang)
-                self.finish(result, draft, Evidence(others=list(products)), channel, timer)
+                    links = _links_of(room) if channel == "live" else {}
+                    draft = self.fallback.compose_products(products, result.route, lang, links=links)
+                shown = Evidence(others=list(products))
+                for product in products:
+                    if product.sku in links:
+                        shown.extra_numbers |= numbers_in(str(links[product.sku]))
+                self.finish(result, draft, shown, channel, timer)
                 result.focus_sku = products[0].sku if len(products) == 1 else result.focus_sku
                 return None
         aspects = detect_aspects(question)
@@ -565,8 +583,14 @@ def asks_for_claim(question: str) -> bool:
     return any(f.rule.startswith(_CLAIM_RULES) for f in compliance.check(question).findings)
 
 
+def _links_of(room: RoomContext | None) -> dict[str, int]:
+    """Each sku the room shows and its link number (the lowest when a sku is listed twice)."""
+    links: dict[str, int] = {}
+    for number, sku in sorted((room.link_map if room is not None else {}).items(), reverse=True):
+        links[sku] = number
+    return links
+
+
 def _link_of(room: RoomContext | None, sku: str) -> int | None:
     """The link number the room shows ``sku`` under, if any (the lowest when it is listed twice)."""
-    if room is None:
-        return None
-    return min((number for number, listed in room.link_map.items() if listed == sku), default=None)
+    return _links_of(room).get(sku)

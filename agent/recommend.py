@@ -7,10 +7,11 @@ those facts (never "A is better": the shopper is told what each one offers).
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from decimal import Decimal
 
 from knowledge.models import Product
-from knowledge.retriever import HybridRetriever
+from knowledge.retriever import HybridRetriever, ProductHit
 from knowledge.store import CatalogStore
 
 _BUDGET = re.compile(
@@ -56,14 +57,41 @@ def recommend_products(
     *,
     lang: str = "zh",
     limit: int = 3,
+    prefer: Collection[str] | None = None,
 ) -> list[Product]:
-    """Up to `limit` in-stock products matching the request and its budget, best first."""
-    ranked = retriever.search_products(question, k=12)
+    """Up to `limit` in-stock products matching the request and its budget, best first.
+
+    ``prefer``: skus to recommend from when any of them matches (a live room's products, which viewers
+    can buy from its shopping bag); otherwise the whole catalog.
+    """
+    ranked = retriever.search_products(question, k=max(12, 4 * len(prefer or ())))
+    if prefer:
+        # Only as good a match as the catalog's best: a room of hoodies answers a tea question with tea.
+        wanted = set(prefer)
+        top = ranked[0].score if ranked else 0.0
+        room = [h for h in ranked if h.sku in wanted]
+        picked = _pick(question, room, store, merchant, lang=lang, limit=limit, top=top)
+        if picked:
+            return picked
+    return _pick(question, ranked[:12], store, merchant, lang=lang, limit=limit)
+
+
+def _pick(
+    question: str,
+    ranked: list[ProductHit],
+    store: CatalogStore,
+    merchant: str,
+    *,
+    lang: str,
+    limit: int,
+    top: float | None = None,
+) -> list[Product]:
     found = store.get_products(merchant, [h.sku for h in ranked])
     budget = budget_of(question)
     currency = budget_currency(question, lang)
     picked: list[Product] = []
-    top = ranked[0].score if ranked else 0.0
+    if top is None:
+        top = ranked[0].score if ranked else 0.0
     for hit in ranked:
         product = found.get(hit.sku)
         if product is None or not _in_stock(product):

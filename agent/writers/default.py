@@ -7,6 +7,7 @@ the evidence does not answer the question.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from agent.evidence import Citation, Evidence, stock_state
@@ -93,21 +94,27 @@ class TemplateWriter(Writer):
         confidence = 0.9 if not unanswered else 0.6
         return Draft(text=text, citations=_unique(cites), confidence=confidence)
 
-    def compose_products(self, products: list[Product], route: str, lang: str) -> Draft:
-        """A recommendation or comparison over store facts: price, stock and one selling point each."""
+    def compose_products(
+        self, products: list[Product], route: str, lang: str, *, links: Mapping[str, int] | None = None
+    ) -> Draft:
+        """A recommendation or comparison over store facts: price, stock and one selling point each.
+
+        ``links``: a live room's link numbers by sku; a product the room shows is named by its link.
+        """
         lines: list[str] = []
         cites: list[Citation] = []
         for product in products[:3]:
             price = "" if product.price is None else money(product.price, product.currency)
             point = product.selling_points[0].rstrip("。.") if product.selling_points else ""
             state = stock_state(product.total_stock())
+            link = (links or {}).get(product.sku)
             if lang == "zh":
-                line = f"「{product.title}」"
+                line = f"{link}号链接" if link is not None else f"「{product.title}」"
                 line += f"{price}" if price else ""
                 line += f"，{point}" if point else ""
                 line += "（库存紧张）" if state == "low" else ""
             else:
-                line = f'"{product.title}"'
+                line = f"link {link}" if link is not None else f'"{product.title}"'
                 line += f" at {price}" if price else ""
                 line += f": {point}" if point else ""
                 line += " (low stock)" if state == "low" else ""
@@ -122,11 +129,12 @@ class TemplateWriter(Writer):
                 else "Here is how they differ: " + "; ".join(lines) + ". Tell me what matters most to you."
             )
         else:
-            text = (
-                "可以看看这几款：" + "；".join(lines) + "。"
+            lead = (
+                ("可以看看这款：" if len(lines) == 1 else "可以看看这几款：")
                 if lang == "zh"
-                else "You might like: " + "; ".join(lines) + "."
+                else "You might like: "
             )
+            text = lead + ("；".join(lines) + "。" if lang == "zh" else "; ".join(lines) + ".")
         return Draft(text=text, citations=cites, confidence=0.75)
 
 

@@ -377,15 +377,32 @@ async def test_without_barge_in_an_answer_waits_for_the_sentence_and_the_script_
     assert product.data["stock_state"] == "in_stock"
 
 
+async def asked_at_one_second(
+    services: Services,
+    state: RoomStateStore,
+    *,
+    stop_at: float,
+    then: tuple[float, int, str] | None = None,
+) -> Room:
+    """A room whose sentences pause every 0.75 s, asked "1号链接多少钱" 1 s into the show (and ``then``
+    (when, viewer, text) another question), run until ``stop_at``."""
+    time = VirtualTime()
+    room = build_room(
+        services, state, make_plan(f"p-{uuid.uuid4().hex[:8]}"), time, tts=FixedClipTTS(pause_every=0.75)
+    )
+    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
+    if then is not None:
+        when, viewer, text = then
+        time.at(when, lambda: room.ask(viewer, text))
+    time.at(stop_at, room.director.stop)
+    await room.director.run()
+    return room
+
+
 async def test_an_answer_cuts_the_sentence_at_its_next_pause_and_the_script_resumes_there(
     demo_services: Services, state_store: RoomStateStore
 ) -> None:
-    time = VirtualTime()
-    tts = FixedClipTTS(pause_every=0.75)
-    room = build_room(demo_services, state_store, make_plan(f"b-{uuid.uuid4().hex[:8]}"), time, tts=tts)
-    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
-    time.at(30.0, room.director.stop)
-    await room.director.run()
+    room = await asked_at_one_second(demo_services, state_store, stop_at=30.0)
     said = utterances(room)
     (t0, first), (t1, answer), (t2, rest), (t3, then) = said[:4]
     assert first.audio is not None
@@ -419,23 +436,14 @@ async def test_the_rest_of_a_cut_sentence_can_be_cut_again_further_on(
     demo_services: Services, state_store: RoomStateStore
 ) -> None:
     # A first run learns how long the answer to the first question is.
-    time = VirtualTime()
-    tts = FixedClipTTS(pause_every=0.75)
-    dry = build_room(demo_services, state_store, make_plan(f"d-{uuid.uuid4().hex[:8]}"), time, tts=tts)
-    time.at(1.0, lambda: dry.ask(1, "1号链接多少钱"))
-    time.at(10.0, dry.director.stop)
-    await dry.director.run()
+    dry = await asked_at_one_second(demo_services, state_store, stop_at=10.0)
     [answered] = dry.bus.events("answer")
     assert answered.audio is not None
-    answer_len = answered.audio.duration
-
-    time = VirtualTime()
-    room = build_room(demo_services, state_store, make_plan(f"r-{uuid.uuid4().hex[:8]}"), time, tts=tts)
-    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
     # 0.3 s into the rest (which starts at 1.5 s + the answer): the rest's next pause is 0.75 s in.
-    time.at(1.5 + answer_len + 0.3, lambda: room.ask(2, "什么时候发货"))
-    time.at(60.0, room.director.stop)
-    await room.director.run()
+    second_at = 1.5 + answered.audio.duration + 0.3
+    room = await asked_at_one_second(
+        demo_services, state_store, stop_at=60.0, then=(second_at, 2, "什么时候发货")
+    )
     said = utterances(room)
     (_, first), (_, _a1), (t2, rest), (t3, _a2), (_, rest2) = said[:5]
     assert [(c.data["of"], c.data["at"]) for c in room.bus.events("cut")] == [

@@ -151,12 +151,19 @@ async def test_only_one_of_two_managers_runs_a_room(demo_services: Services, tmp
     assert second.factory.state.lease_holder("room-a") is None
 
 
-async def test_a_room_whose_lease_was_taken_over_stops_here(demo_services: Services, tmp_path: Path) -> None:
+def two_processes(services: Services, tmp_path: Path) -> tuple[RoomManager, RoomManager]:
+    """Managers of processes A and B on one database and bus; B's clock is 60 s ahead, so it sees A's
+    leases (15 s) expired."""
     bus = InProcessBus(max_queue=100_000)
     later = FakeNow()
-    later.value = datetime.now(UTC) + timedelta(seconds=60)  # process B sees A's lease expired
-    first = RoomManager(make_factory(demo_services, _state(tmp_path), bus), owner="proc-a", lease_ttl_s=15)
-    second = RoomManager(make_factory(demo_services, _state(tmp_path, later), bus), owner="proc-b")
+    later.value = datetime.now(UTC) + timedelta(seconds=60)
+    first = RoomManager(make_factory(services, _state(tmp_path), bus), owner="proc-a", lease_ttl_s=15)
+    second = RoomManager(make_factory(services, _state(tmp_path, later), bus), owner="proc-b")
+    return first, second
+
+
+async def test_a_room_whose_lease_was_taken_over_stops_here(demo_services: Services, tmp_path: Path) -> None:
+    first, second = two_processes(demo_services, tmp_path)
     director = await first.start(plan("room-a", ["ZH-AP-001"]))
     await until(lambda: director.counters["said"] >= 1)
     assert await first.renew_leases() == []
@@ -172,11 +179,7 @@ async def test_a_room_whose_lease_was_taken_over_stops_here(demo_services: Servi
 async def test_a_director_that_lost_its_lease_stops_at_its_next_write(
     demo_services: Services, tmp_path: Path
 ) -> None:
-    bus = InProcessBus(max_queue=100_000)
-    later = FakeNow()
-    later.value = datetime.now(UTC) + timedelta(seconds=60)  # process B sees A's lease expired
-    first = RoomManager(make_factory(demo_services, _state(tmp_path), bus), owner="proc-a", lease_ttl_s=15)
-    second = RoomManager(make_factory(demo_services, _state(tmp_path, later), bus), owner="proc-b")
+    first, second = two_processes(demo_services, tmp_path)
     old = await first.start(plan("room-a", ["ZH-AP-001"]))
     await until(lambda: old.counters["said"] >= 1)
     assert await second.resume_all() == ["room-a"]
