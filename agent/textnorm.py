@@ -141,6 +141,8 @@ def fold(text: str, *, lower: bool = True, simplify: bool = True) -> Folded:
         if cp in _INVISIBLE or _is_surrogate(ch):
             continue
         piece = (T2S.get(cp) if simplify else None) or unicodedata.normalize("NFKC", ch)
+        if simplify:  # NFKC may give a traditional character (U+F907 is 龜)
+            piece = "".join(T2S.get(ord(c), c) for c in piece)
         if lower:
             piece = piece.lower()
         for folded_ch in piece:
@@ -172,7 +174,8 @@ def _clean_char(ch: str) -> str:
     piece = T2S.get(cp)
     if piece is not None:
         return piece
-    return unicodedata.normalize("NFKC", ch)
+    # NFKC may give a traditional character (the compatibility ideograph U+F907 is 龜): simplify that too.
+    return "".join(T2S.get(ord(c), c) for c in unicodedata.normalize("NFKC", ch))
 
 
 def normalize_message(text: str) -> str:

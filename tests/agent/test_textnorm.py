@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from agent.textnorm import T2S, detect_language, fold, normalize_message
@@ -117,6 +117,7 @@ def test_fold_without_lower_or_simplify() -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=80))
+@example("\uf907")  # a compatibility ideograph whose NFKC form (龜) is traditional
 def test_normalize_is_idempotent_and_total(text: str) -> None:
     once = normalize_message(text)
     assert normalize_message(once) == once
