@@ -3,7 +3,9 @@
 It speaks the script sentence by sentence. Each step of its loop takes, in this order: a prepared
 operator line, the oldest pending operator command (``say_now`` is spoken at once, before anything
 else), a prepared answer, then the next triaged question group (answered whole), then a due
-acknowledgement, then the sentence at the room's `Position`.
+acknowledgement, then the sentence at the room's `Position`. A busy chat never silences the selling:
+after ``max_answers_in_row`` answers with no script sentence between them, the next sentence comes
+first (and is not cut), then the answers go on.
 
 Barge-in. While an utterance plays the director is not idle: a question that arrives is answered at
 once (pipeline and speech run while the sentence is still on air), and an operator's ``say_now`` is
@@ -89,6 +91,8 @@ class DirectorOptions:
             persist (at most a handful), so clients see a gap and never a repeated number.
         zh_chars_per_second, en_chars_per_second: reading pace for text-only events.
         barge_in: cut a playing script sentence for a ready answer or operator line (see the module).
+        max_answers_in_row: after this many answers with no script sentence between them, the next
+            script sentence is said (and not cut) before any more answers; 0 turns this off.
         finish_within_s: a sentence that ends within this many seconds of the answer being ready is
             not cut, it finishes.
         max_cut_wait_s: how far ahead a pause in the audio is looked for; without one in reach the
@@ -104,6 +108,7 @@ class DirectorOptions:
     zh_chars_per_second: float = 4.5
     en_chars_per_second: float = 14.0
     barge_in: bool = True
+    max_answers_in_row: int = 3
     finish_within_s: float = 1.0
     max_cut_wait_s: float = 0.6
 
@@ -226,6 +231,7 @@ class Director:
         self._shown: tuple[int, int] | None = None  # (loop, item) whose product card is up
         self._ready: _Utterance | None = None  # an answer or operator line prepared while a clip played
         self._rest: _Rest | None = None  # the rest of the last sentence cut, said when the script resumes
+        self._answers_in_row = 0  # answers said since the last script sentence finished
         self._idle = False
         self._last_spoke = clock()
         self._finished = False
@@ -382,6 +388,9 @@ class Director:
         if self._status == "paused":
             await self._wait()
             return
+        if self._selling_due():
+            await self._say_next()
+            return
         if self._ready is not None:
             await self._deliver(self._take_ready())
             return
@@ -398,11 +407,9 @@ class Director:
         if self._acks:
             await self._deliver(await self._render("ack", self._acks.popleft(), {}, counter="acks"))
             return
-        script = self._current_script()
-        text = sentence_at(script, self._position)
-        if text is not None:
-            await self._say(script, text)
+        if await self._say_next():
             return
+        script = self._current_script()
         if self.plan.loop and settle(script, Position(self._position.loop)).item < len(script.items):
             self._next_loop()
             self._persist()
@@ -410,6 +417,23 @@ class Director:
         await self._idle_step()
 
     # -- steps -------------------------------------------------------------------------------------
+    def _selling_due(self) -> bool:
+        """True when ``max_answers_in_row`` answers have been said since the last script sentence and
+        the script has one to say: a busy chat never silences the selling."""
+        limit = self.options.max_answers_in_row
+        if limit <= 0 or self._answers_in_row < limit:
+            return False
+        return sentence_at(self._current_script(), self._position) is not None
+
+    async def _say_next(self) -> bool:
+        """Say the sentence at the position; False when the script has none there."""
+        script = self._current_script()
+        text = sentence_at(script, self._position)
+        if text is None:
+            return False
+        await self._say(script, text)
+        return True
+
     async def _apply(self, op: _Op) -> None:
         if op.kind == "say_now":
             line = await self._prepare_operator(op.text)
@@ -599,6 +623,7 @@ class Director:
         cuttable = (
             self.options.barge_in
             and self.plan.interrupt == "at_pause"
+            and not self._selling_due()
             and sentence is not None
             and line.clip is not None
         )
@@ -624,6 +649,10 @@ class Director:
             if self.plan.loop and self._position.item >= len(script.items):
                 self._next_loop()  # a looping show is in its next loop as soon as the last sentence ends
         self._counters[line.counter] = self._counters.get(line.counter, 0) + 1
+        if line.counter == "answered":
+            self._answers_in_row += 1
+        elif sentence is not None:
+            self._answers_in_row = 0
         self._persist()
         if self._finished:  # the lease was lost: the new owner speaks for the room now
             return

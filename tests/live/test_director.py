@@ -484,6 +484,46 @@ async def test_no_pause_in_reach_cuts_at_once_and_a_short_remainder_is_not_cut(
     assert said[1][0] == pytest.approx(first_len)
 
 
+@pytest.mark.parametrize("limit", [3, 0])
+async def test_a_busy_chat_never_silences_the_selling(
+    demo_services: Services, state_store: RoomStateStore, limit: int
+) -> None:
+    time = VirtualTime()
+    options = DirectorOptions(idle_poll_s=0.5, max_answers_in_row=limit)
+    room = build_room(
+        demo_services, state_store, make_plan(f"f-{uuid.uuid4().hex[:8]}"), time, options=options
+    )
+    questions = [
+        "1号链接多少钱",
+        "2号链接多少钱",
+        "什么时候发货",
+        "包邮吗",
+        "1号有什么颜色",
+        "2号还有货吗",
+        "支持退货吗",
+    ]
+    for number, text in enumerate(questions):
+        time.at(0.2 + 0.01 * number, lambda n=number, t=text: room.ask(n, t))
+    time.at(120.0, room.director.stop)
+    await room.director.run()
+    kinds = [e.kind for _, e in utterances(room)]
+    answers = kinds.count("answer")
+    assert answers == len(questions)
+    runs, run = [], 0
+    for kind in kinds[: kinds.index("answer") + answers + 10]:
+        if kind == "answer":
+            run += 1
+        elif run:
+            runs.append(run)
+            run = 0
+    if limit:
+        # The first sentence is cut for the first answer; then never more than three answers in a row.
+        assert max(runs) == 3, kinds
+        assert room.director.counters["cuts"] == 1
+    else:
+        assert max(runs) == len(questions), kinds
+
+
 async def test_without_pauses_a_cut_sentence_is_said_again_whole_and_not_cut_twice(
     demo_services: Services, state_store: RoomStateStore
 ) -> None:
