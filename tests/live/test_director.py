@@ -503,7 +503,7 @@ async def test_a_busy_chat_never_silences_the_selling(
         "支持退货吗",
     ]
     for number, text in enumerate(questions):
-        time.at(0.2 + 0.01 * number, lambda n=number, t=text: room.ask(n, t))
+        time.at(0.2 + 0.01 * number, functools.partial(room.ask, number, text))
     time.at(120.0, room.director.stop)
     await room.director.run()
     kinds = [e.kind for _, e in utterances(room)]
