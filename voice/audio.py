@@ -301,6 +301,37 @@ def _rest_of_cue(cue: Cue, pauses: tuple[float, ...], start: float) -> Cue:
     return Cue(start, cue.end, text)
 
 
+async def timeline_pcm(
+    audio: bytes,
+    source: AudioFormat,
+    duration: float,
+    *,
+    sample_rate: int | None = None,
+    timeout: float = 10.0,
+) -> Pcm:
+    """Decode a clip to 16-bit mono PCM on its own timeline: ``duration`` seconds long, its instant t
+    (a cue, a pause, a cut) at t seconds.
+
+    An MP3 piped out of LAME carries no gapless tag, so a decoder returns 1105 samples of encoder and
+    decoder delay before the speech and up to two frames of padding after it (64 ms at 24 kHz); both are
+    left out here. Without that, every MP3 clip would last 64 ms longer than the room says, and a player
+    that queues clips back to back (the broadcaster) would fall that much further behind per sentence.
+    Other formats are cut or padded with silence to ``duration``. ``sample_rate``: resample to it.
+
+    Raises:
+        AudioError, TTSTimeout: as `to_pcm`.
+    """
+    pcm = await to_pcm(audio, source, timeout=timeout)
+    rate, width = pcm.sample_rate, 2 * pcm.channels
+    total = len(pcm.data) // width
+    wanted = round(duration * rate)
+    head = min(total - wanted, _MP3_DELAY_SAMPLES) if source == "mp3" and total > wanted else 0
+    data = pcm.data[head * width : (head + wanted) * width]
+    data += bytes(wanted * width - len(data))
+    pcm = Pcm(data, rate, pcm.channels)
+    return resample(pcm, sample_rate) if sample_rate is not None and sample_rate != rate else pcm
+
+
 def _ms(cue: Cue) -> Cue:
     return Cue(round(cue.start, 3), round(cue.end, 3), cue.text)
 
@@ -320,13 +351,9 @@ async def clip_from(clip: Clip, start: float, *, bitrate: str = "64k", timeout: 
     """
     if not 0.0 < start < clip.duration:
         raise AudioError(f"cannot start a {clip.duration:.3f} s clip at {start:.3f} s")
-    pcm = await to_pcm(clip.audio, clip.format, timeout=timeout)
-    rate, width = pcm.sample_rate, 2 * pcm.channels
-    total = len(pcm.data) // width
-    wanted = round(clip.duration * rate)
-    head = min(total - wanted, _MP3_DELAY_SAMPLES) if clip.format == "mp3" and total > wanted else 0
-    first = head + round(start * rate)
-    rest = Pcm(pcm.data[first * width : (head + wanted) * width], rate, pcm.channels)
+    pcm = await timeline_pcm(clip.audio, clip.format, clip.duration, timeout=timeout)
+    width = 2 * pcm.channels
+    rest = Pcm(pcm.data[round(start * pcm.sample_rate) * width :], pcm.sample_rate, pcm.channels)
     audio = await encode(rest, clip.format, bitrate=bitrate, timeout=timeout)
     cues = tuple(
         _ms((_rest_of_cue(c, clip.pauses, start) if c.start < start else c).shifted(-start))

@@ -39,7 +39,7 @@ from agent.live.card import CardFonts, find_fonts, render_card
 from agent.live.events import AudioRef, OutputEvent
 from agent.live.programme import OnAir, Programme, Speech
 from agent.live.sinks import EncoderOptions, HlsSink, RtmpSink, Sink, ffmpeg_command
-from voice.audio import to_pcm
+from voice.audio import timeline_pcm, to_pcm
 from voice.errors import AudioError, TTSError
 from voice.types import AUDIO_FORMATS
 from voice.wav import parse_wav, resample
@@ -241,6 +241,10 @@ class Broadcaster:
             if audio.format not in AUDIO_FORMATS:
                 raise AudioError(f"unknown audio format {audio.format!r}")
             fmt = next(f for f in AUDIO_FORMATS if f == audio.format)
+            if audio.duration > 0:  # exactly the clip's length (an MP3's encoder delay left out)
+                return (
+                    await timeline_pcm(audio.data, fmt, audio.duration, sample_rate=self.sample_rate)
+                ).data
             return (await to_pcm(audio.data, fmt, sample_rate=self.sample_rate)).data
         except TTSError as exc:
             log.warning("broadcast: cannot decode %s audio (%s); showing the text only", audio.format, exc)

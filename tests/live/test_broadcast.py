@@ -25,7 +25,7 @@ import pytest
 from agent.live.broadcast import Broadcaster, BroadcastStatus, HlsSink, RtmpSink, broadcast_room
 from agent.live.card import card_layout
 from agent.live.events import AudioRef, Cue, OutputEvent
-from voice import build_tts, transcode
+from voice import MasterSpec, build_tts, transcode
 from voice.wav import parse_wav
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -213,6 +213,21 @@ async def test_hls_programme_ends_a_cut_sentence_where_the_director_cut_it(tmp_p
     assert loud.min() < 0.5
     assert ((loud > at + 0.2) & (loud < expected - 0.2)).any()
     assert loud.max() <= expected + 0.2
+
+
+async def test_mp3_clips_last_what_the_room_says_so_the_programme_keeps_the_directors_pace(
+    tmp_path: Path,
+) -> None:
+    # Rooms send MP3 from LAME without a gapless tag: decoded as is, each clip would be 64 ms longer
+    # (encoder delay and padding) and the programme would fall that much behind per sentence.
+    tts = build_tts("espeak", master=MasterSpec(format="mp3"))
+    clips = [await tts.synthesize(text) for text in ("今天有好货。", "欢迎来到直播间，喜欢的宝宝点点关注。")]
+    caster = Broadcaster(HlsSink(tmp_path / "hls"), fps=2, size=(320, 180))
+    for seq, clip in enumerate(clips, start=1):
+        cues = tuple(Cue(c.start, c.end, c.text) for c in clip.cues)
+        ref = AudioRef(clip.audio, "mp3", clip.sample_rate, clip.duration, cues)
+        await caster.feed(OutputEvent(ROOM, seq, "say", {"text": clip.text}, ref))
+    assert caster.programme.backlog_seconds == pytest.approx(sum(c.duration for c in clips), abs=2e-3)
 
 
 async def test_ffmpeg_that_dies_is_restarted_and_reported(tmp_path: Path) -> None:
