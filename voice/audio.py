@@ -263,7 +263,8 @@ async def join_clips(clips: list[Clip], target: AudioFormat = "wav", *, gap: flo
     if not clips:
         raise AudioError("no clips to join")
     rate = clips[0].sample_rate
-    pcms = [await to_pcm(c.audio, c.format, sample_rate=rate) for c in clips]
+    # Each on its own timeline (an MP3's encoder delay left out), so cues land where they were spoken.
+    pcms = [await timeline_pcm(c.audio, c.format, c.duration, sample_rate=rate) for c in clips]
     cues: list[Cue] = []
     offset = 0.0
     for clip, pcm in zip(clips, pcms, strict=True):
