@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import itertools
 import uuid
@@ -25,7 +26,7 @@ from agent.live.triage import ChatTriage, TriageOptions
 from api.services import Services
 from knowledge.store import create_engine_for
 from tests.live.director_support import FixedClipTTS, RecordingBus, VirtualTime, demo_services
-from voice import build_tts
+from voice import Clip, build_tts
 
 pytestmark = pytest.mark.unit
 
@@ -522,6 +523,56 @@ async def test_a_busy_chat_never_silences_the_selling(
         assert room.director.counters["cuts"] == 1
     else:
         assert max(runs) == len(questions), kinds
+
+
+async def test_a_rest_that_cannot_be_cut_from_the_audio_is_said_whole_and_a_skip_drops_it(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    class UndecodableTTS(FixedClipTTS):
+        async def synthesize(self, text: str, voice: str | None = None) -> Clip:
+            clip = await super().synthesize(text, voice)
+            return dataclasses.replace(clip, audio=b"not audio at all")
+
+    time = VirtualTime()
+    room = build_room(
+        demo_services,
+        state_store,
+        make_plan(f"u-{uuid.uuid4().hex[:8]}"),
+        time,
+        tts=UndecodableTTS(pause_every=0.75),
+    )
+    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
+    time.at(30.0, room.director.stop)
+    await room.director.run()
+    (_, first), (_, answer), (_, again) = utterances(room)[:3]
+    assert room.bus.events("cut")
+    assert answer.kind == "answer"
+    # The audio could not be cut at the pause: the sentence is said again from its start.
+    assert again.data["position"] == first.data["position"]
+    assert again.data["resumed_at"] == 0.0
+    assert again.audio is not None
+    assert first.audio is not None
+    assert again.audio.duration == first.audio.duration
+
+    # The operator skips to another product while the answer plays: the rest is not said.
+    time = VirtualTime()
+    room = build_room(
+        demo_services,
+        state_store,
+        make_plan(f"k-{uuid.uuid4().hex[:8]}"),
+        time,
+        tts=FixedClipTTS(pause_every=0.75),
+    )
+    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
+    time.at(1.6, lambda: room.director.skip_to(2))
+    time.at(30.0, room.director.stop)
+    await room.director.run()
+    said = utterances(room)
+    assert said[1][1].kind == "answer"
+    after = said[2][1]
+    assert "resumed_at" not in after.data
+    assert after.data["link"] == 2
+    assert room.director.snapshot()["resume_at"] is None
 
 
 async def test_without_pauses_a_cut_sentence_is_said_again_whole_and_not_cut_twice(
