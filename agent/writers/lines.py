@@ -375,9 +375,10 @@ def _hit_lines(hits: Sequence[Hit]) -> list[tuple[str, Citation, float]]:
     out: list[tuple[str, Citation, float]] = []
     for hit in hits:
         body = hit.passage.text
-        # Passages start with "brand title:" or "document — heading:"; the first line names the source.
+        # Passages start with "brand title:" or "document — heading:", which name the source; the first
+        # line of content follows on the same line ("包邮条件: - 人民币订单：…") and counts like the rest.
         head, _, rest = body.partition("\n")
-        text = rest if rest.strip() else head.split(":", 1)[-1]
+        text = head.split(":", 1)[-1] + ("\n" + rest if rest.strip() else "")
         for part in _SENTENCE_END.split(text):
             part = part.strip(" -•\n")
             if len(part) >= 2:
@@ -451,7 +452,11 @@ _TIME_SPAN = re.compile(
 )
 
 
-_CURRENCY = {"zh": re.compile(r"[¥￥]|元|人民币|CNY", re.I), "en": re.compile(r"\$|USD|dollars?", re.I)}
+# "美元" (US dollars) holds 元 but is the other storefront's currency.
+_CURRENCY = {
+    "zh": re.compile(r"[¥￥]|(?<!美)元|人民币|CNY", re.I),
+    "en": re.compile(r"\$|USD|dollars?|美元", re.I),
+}
 
 
 def best_policy_lines(
