@@ -376,12 +376,12 @@ def test_a_cut_on_the_silent_timeline_moves_its_end_to_the_cut(live_server: Live
     open_room_feed(live_server)
     join(live_server, page, "muted=1&buffer=300", 0)
     sentence = [Cue(0.0, 1.0, "First half"), Cue(1.0, 1.8, "Second half"), Cue(2.2, 3.0, "AFTER the cut")]
-    answer = clip(3, "answer", "The answer", 1.0, [Cue(0.0, 1.0, "The answer")], questions=[])
+    answer_event = clip(3, "answer", "The answer", 1.0, [Cue(0.0, 1.0, "The answer")], questions=[])
     publish(live_server, clip(1, "say", "First half, second half", 3.0, sentence))
     wait_until(page, "window.__room.played.includes(1)", 10.0)
     # The sentence is playing (on the page clock) when the cut arrives, 2 s into it.
     page_now = page.evaluate("performance.now() / 1000")
-    publish(live_server, cut(2, of=1, at=2.0), answer)
+    publish(live_server, cut(2, of=1, at=2.0), answer_event)
     wait_until(
         page, "window.__room.played.includes(3) && document.getElementById('subtitle').textContent === ''", 10
     )
