@@ -120,3 +120,33 @@ _SPEC = re.compile(
 
 def _looks_like_spec(text: str) -> bool:
     return bool(_SPEC.search(text))
+
+
+# "是防晒吗", "这个是不是羽绒服", "是一款面霜吗"; "is it a hoodie?", "is this one a sunscreen" (with "a"/"an":
+# "is the tea organic?" asks about a property).
+_KIND_ZH = re.compile(
+    r"是(?:不是)?(?:一款|一个|一件|一支|一瓶|个|款|件|支|瓶)?(?P<kind>[\u4e00-\u9fffA-Za-z]{1,8}?)(?:的)?"
+    r"(?:吗|嘛|么|不|呀|啊|没)?[\s？?！!。~～]*$"
+)
+_KIND_EN = re.compile(
+    r"\b(?:is|isn't|is not)\s+(?:(?:it|this|that|this one|that one|link\s*\d+)\s+)?(?:a|an)\s+"
+    r"(?P<kind>[a-z][a-z -]{1,24}?)\s*[?!.]*$",
+    re.I,
+)
+
+
+def asked_kind(question: str) -> str | None:
+    """The kind of product a yes/no question asks the product to be ("2号是防晒吗" → "防晒",
+    "is this a hoodie?" → "hoodie"), or None when it is not such a question."""
+    text = question.strip()
+    match = _KIND_EN.search(text) or _KIND_ZH.search(text)
+    if match is None:
+        return None
+    kind = match.group("kind").strip(" -")
+    return kind or None
+
+
+def category_leaves(category: str) -> list[str]:
+    """The parts of a category path, lower-cased ("美妆护肤/防晒" → ["美妆护肤", "防晒"]; "Apparel/Hoodies"
+    → ["apparel", "hoodies"]); parts shorter than two characters are left out."""
+    return [part.strip().lower() for part in re.split(r"[/>|,，、]", category) if len(part.strip()) >= 2]

@@ -12,6 +12,7 @@ request), writing plus guarding (`compose`, or token streaming in `agent.streami
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent import compliance, replies
-from agent.aspects import AspectSet, detect_aspects
+from agent.aspects import AspectSet, asked_kind, category_leaves, detect_aspects
 from agent.conversations import Channel, ConversationStore, StoredMessage
 from agent.escalation import assess
 from agent.evidence import Citation, Evidence, numbers_in
@@ -36,7 +37,7 @@ from agent.streaming import stream_answer
 from agent.textnorm import detect_language, normalize_message
 from agent.tickets import TicketService
 from agent.variants import match_variants
-from agent.writers.base import Draft, Writer, WriteRequest
+from agent.writers.base import Draft, KindAnswer, Writer, WriteRequest
 from agent.writers.default import TemplateWriter
 from knowledge.retriever import HybridRetriever
 from knowledge.store import CatalogStore
@@ -484,6 +485,13 @@ class AnswerPipeline:
             result.refused = True
             result.confidence = 0.2
             return None
+        kind = None
+        if (
+            evidence.product is not None
+            and ("spec" in aspects or "general" in aspects)
+            and not claim_question
+        ):
+            kind = await asyncio.to_thread(self._kind_asked, merchant, about, evidence.product)
         return WriteRequest(
             question=question,
             language=lang,
@@ -494,7 +502,25 @@ class AnswerPipeline:
             candidates=tuple(candidates),
             claim_question=claim_question,
             link=link,
+            kind=kind,
         )
+
+    def _kind_asked(self, merchant: str, question: str, product: Any) -> KindAnswer | None:
+        """For "2号是防晒吗" / "is this a hoodie": the kind asked about, when it is one of the merchant's
+        product kinds (a category), and whether this product is of it (its title or category says so)."""
+        asked = asked_kind(question)
+        if asked is None:
+            return None
+        kinds = {leaf for category in self.store.categories(merchant) for leaf in category_leaves(category)}
+        lowered = asked.lower()
+        # The asked kind is (part of) a category: "防晒" of 防晒, "hoodie" of Hoodies.
+        if not any(lowered in k for k in kinds):
+            return None  # not a product kind ("是纯棉的吗", "是正品吗"): the facts answer it or nobody does
+        if lowered in product.title.lower() or any(lowered in k for k in category_leaves(product.category)):
+            return KindAnswer(asked, True)
+        if lowered in json.dumps(product.to_dict(), ensure_ascii=False).lower():
+            return None  # the listing mentions it somewhere: leave it to the product's own lines
+        return KindAnswer(asked, False)
 
     def _evidence(
         self,

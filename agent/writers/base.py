@@ -29,6 +29,18 @@ class WriteRequest:
     claim_question: bool = False
     #: The product's link number in the live room (1号链接 …), when the answer is for a room that shows it.
     link: int | None = None
+    #: "2号是防晒吗": the product kind asked about and whether this product is of it (see `KindAnswer`).
+    kind: KindAnswer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KindAnswer:
+    """A question whether the product is of a kind the merchant sells ("是防晒吗"): the kind, and whether
+    the product's title or category says it is (False: they name another kind and nothing in the
+    listing mentions this one)."""
+
+    kind: str
+    matches: bool
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from agent.evidence import Citation, Evidence, stock_state
 from agent.variants import available_values, option_values
-from agent.writers.base import Draft, Writer, WriteRequest
+from agent.writers.base import Draft, KindAnswer, Writer, WriteRequest
 from agent.writers.lines import asks_something, best_policy_lines, best_product_lines
 from knowledge.models import Product, Variant
 
@@ -74,6 +74,9 @@ class TemplateWriter(Writer):
                 elif "general" in aspects and not parts and not asks_something(request.question, product):
                     parts.append(_summary(product, lang))
                     cites.append(Citation(sku=product.sku, field="selling_points"))
+                elif request.kind is not None and not parts:
+                    parts.append(_kind(product, lang, name, request.kind))
+                    cites.append(Citation(sku=product.sku, field="category"))
                 else:
                     unanswered = True
         if aspects.policy:
@@ -270,6 +273,21 @@ def _policy(line: str, citation: Citation, lang: str) -> str:
     if lang == "zh":
         return f"根据店铺的{where}说明：{line}。" if where else f"根据店铺政策：{line}。"
     return f"Per our {where} policy: {line}." if where else f"Per our shop policy: {line}."
+
+
+def _kind(product: Product, lang: str, name: str, asked: KindAnswer) -> str:
+    """Whether the product is the kind asked about, from its title and category ("2号链接是暖禾轻薄羽绒服，
+    不是防晒哦。")."""
+    what = product.title
+    if lang == "zh":
+        subject = name if name != product.title else "这款"
+        if asked.matches:
+            return f"是的，{subject}是{what}。"
+        return f"{subject}是{what}，不是{asked.kind}哦。"
+    subject = f"the {name}" if name != product.title else "this one"
+    if asked.matches:
+        return f"Yes, {subject} is the {what}."
+    return f"No, {subject} is the {what}, not a {asked.kind}."
 
 
 def _summary(product: Product, lang: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.aspects import asked_kind
 from agent.focus import RoomContext, without_link
 from agent.pipeline import AnswerResult, MessageTooLongError
 from agent.writers.default import money
@@ -218,6 +219,39 @@ def test_a_chinese_shipping_question_gets_the_renminbi_terms(services: Services,
     assert "美元" not in result.answer
     english = ask(services, "is shipping free?", channel=channel)
     assert "$49" in english.answer or "49" in english.answer, english.answer
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("2号链接是防晒吗", "防晒"),
+        ("这个是不是羽绒服？", "羽绒服"),
+        ("是一款面霜吗", "面霜"),
+        ("is this a hoodie?", "hoodie"),
+        ("is  a sunscreen?", "sunscreen"),
+        ("多少钱", None),
+        ("is it waterproof?", None),
+        ("Is the Earl Grey tea organic?", None),  # a property, not a kind
+    ],
+)
+def test_asked_kind(text: str, kind: str | None) -> None:
+    assert asked_kind(text) == kind
+
+
+def test_is_it_a_kind_is_answered_from_the_title_and_category(services: Services) -> None:
+    room = RoomContext(link_map={1: "ZH-AP-001", 2: "ZH-AP-004"}, current_sku="ZH-AP-001")
+    jacket = services.store.get_product(M, "ZH-AP-004")
+    assert jacket is not None
+    no = ask(services, "2号链接是防晒吗", channel="live", room=room)
+    assert no.answer == f"2号链接是{jacket.title}，不是防晒哦。"
+    assert not no.refused
+    english = ask(services, "is link 2 a sunscreen?", channel="live", room=room)
+    assert english.answer == f"No, the product on link 2 is the {jacket.title}, not a sunscreen."
+    # Not a kind the shop sells (a material): the listing's facts answer, or the bot says it does not know.
+    cotton = ask(services, "2号链接是纯棉的吗", channel="live", room=room)
+    assert "不是纯棉" not in cotton.answer
+    organic = ask(services, "Is the Earl Grey tea organic?")
+    assert not organic.answer.startswith("Yes"), organic.answer
 
 
 def test_injection_never_changes_a_fact(services: Services) -> None:
