@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from agent.aspects import category_leaves
 from agent.writers.lines import content_terms
 from knowledge.retriever import HybridRetriever, ProductHit
 
@@ -216,6 +217,18 @@ def without_link(text: str, *, in_room: bool = False) -> str:
     return text[:start] + " " + text[match.end() :]
 
 
+def _names_another_kind(question: str, retriever: HybridRetriever, sku: str, remembered: str) -> bool:
+    """True when ``question`` names a kind of product (a part of its category: "耳机", "hoodie") that
+    ``sku`` is and ``remembered`` is not."""
+    lowered = question.lower()
+    own = set(category_leaves(retriever.product_category(remembered)))
+    for kind in category_leaves(retriever.product_category(sku)):
+        said = kind in lowered or (kind.isascii() and len(kind) > 3 and kind.rstrip("s") in lowered)
+        if said and kind not in own:
+            return True
+    return False
+
+
 def _is_bare(question: str) -> bool:
     """True when the message names no product, only an aspect ("多少钱", "有XL吗", "in stock?")."""
     terms = content_terms(question)
@@ -266,6 +279,10 @@ def resolve_focus(
     ranked: list[ProductHit] = retriever.search_products(question, k=3)
     # "这个耳机防水吗": keep the product in focus unless the words clearly name another one.
     keeps_focus = not ranked or ranked[0].score < opts.min_score or any(h.sku == remembered for h in ranked)
+    if deictic and remembered is not None and not keeps_focus:
+        # Naming another one means naming its kind ("耳机"); "这个是纯棉的吗" asks about an attribute
+        # of the product on screen, however well "纯棉" matches some other listing.
+        keeps_focus = not _names_another_kind(question, retriever, ranked[0].sku, remembered)
     if deictic and remembered is not None and keeps_focus:
         return Focus(remembered, remembered_method, score=1.0)
     if not ranked or ranked[0].score < opts.min_score:

@@ -94,6 +94,10 @@ class HybridRetriever:
         tables = self._tables()
         return tables.entry_langs.get(sku, "")
 
+    def product_category(self, sku: str) -> str:
+        """A product's category path ("美妆护肤/防晒"; "" when unknown)."""
+        return self._tables().entry_categories.get(sku, "")
+
     def search(self, query: str, k: int = 5, *, skus: Collection[str] | None = None) -> list[Hit]:
         """The k best passages for the question, optionally only those of the given products."""
         tables = self._tables()
@@ -315,6 +319,7 @@ class _Tables:
         self.index_of = {sku: i for i, sku in enumerate(self.skus)}
         self.product_langs = lang_codes([e.lang for e in entries])
         self.entry_langs = {e.sku: e.lang[:2] for e in entries}
+        self.entry_categories = {e.sku: e.category for e in entries}
         self.passage_langs = lang_codes([r.passage.locale for r in gen.records])
         self.row_product = np.array(
             [self.index_of.get(r.sku, -1) if r.sku is not None else -1 for r in gen.records], dtype=np.int64
