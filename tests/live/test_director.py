@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import itertools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -383,18 +384,18 @@ async def asked_at_one_second(
     state: RoomStateStore,
     *,
     stop_at: float,
-    then: tuple[float, int, str] | None = None,
+    then: tuple[float, Callable[[Room], object]] | None = None,
+    tts: FixedClipTTS | None = None,
 ) -> Room:
-    """A room whose sentences pause every 0.75 s, asked "1号链接多少钱" 1 s into the show (and ``then``
-    (when, viewer, text) another question), run until ``stop_at``."""
+    """A room whose sentences pause every 0.75 s (``tts``), asked "1号链接多少钱" 1 s into the show (and
+    ``then`` (when, action) something else), run until ``stop_at``."""
     time = VirtualTime()
-    room = build_room(
-        services, state, make_plan(f"p-{uuid.uuid4().hex[:8]}"), time, tts=FixedClipTTS(pause_every=0.75)
-    )
+    tts = tts or FixedClipTTS(pause_every=0.75)
+    room = build_room(services, state, make_plan(f"p-{uuid.uuid4().hex[:8]}"), time, tts=tts)
     time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
     if then is not None:
-        when, viewer, text = then
-        time.at(when, lambda: room.ask(viewer, text))
+        when, action = then
+        time.at(when, lambda: action(room))
     time.at(stop_at, room.director.stop)
     await room.director.run()
     return room
@@ -443,7 +444,7 @@ async def test_the_rest_of_a_cut_sentence_can_be_cut_again_further_on(
     # 0.3 s into the rest (which starts at 1.5 s + the answer): the rest's next pause is 0.75 s in.
     second_at = 1.5 + answered.audio.duration + 0.3
     room = await asked_at_one_second(
-        demo_services, state_store, stop_at=60.0, then=(second_at, 2, "什么时候发货")
+        demo_services, state_store, stop_at=60.0, then=(second_at, lambda r: r.ask(2, "什么时候发货"))
     )
     said = utterances(room)
     (_, first), (_, _a1), (t2, rest), (t3, _a2), (_, rest2) = said[:5]
@@ -533,17 +534,9 @@ async def test_a_rest_that_cannot_be_cut_from_the_audio_is_said_whole_and_a_skip
             clip = await super().synthesize(text, voice)
             return dataclasses.replace(clip, audio=b"not audio at all")
 
-    time = VirtualTime()
-    room = build_room(
-        demo_services,
-        state_store,
-        make_plan(f"u-{uuid.uuid4().hex[:8]}"),
-        time,
-        tts=UndecodableTTS(pause_every=0.75),
+    room = await asked_at_one_second(
+        demo_services, state_store, stop_at=30.0, tts=UndecodableTTS(pause_every=0.75)
     )
-    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
-    time.at(30.0, room.director.stop)
-    await room.director.run()
     (_, first), (_, answer), (_, again) = utterances(room)[:3]
     assert room.bus.events("cut")
     assert answer.kind == "answer"
@@ -555,18 +548,9 @@ async def test_a_rest_that_cannot_be_cut_from_the_audio_is_said_whole_and_a_skip
     assert again.audio.duration == first.audio.duration
 
     # The operator skips to another product while the answer plays: the rest is not said.
-    time = VirtualTime()
-    room = build_room(
-        demo_services,
-        state_store,
-        make_plan(f"k-{uuid.uuid4().hex[:8]}"),
-        time,
-        tts=FixedClipTTS(pause_every=0.75),
+    room = await asked_at_one_second(
+        demo_services, state_store, stop_at=30.0, then=(1.6, lambda r: r.director.skip_to(2))
     )
-    time.at(1.0, lambda: room.ask(1, "1号链接多少钱"))
-    time.at(1.6, lambda: room.director.skip_to(2))
-    time.at(30.0, room.director.stop)
-    await room.director.run()
     said = utterances(room)
     assert said[1][1].kind == "answer"
     after = said[2][1]
