@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from agent.live.bus import RoomBus
     from agent.live.manager import RoomManager
     from agent.live.relay import RoomInputRelay
+    from agent.live.script import LineRewriter
 
 _MERCHANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -119,15 +120,34 @@ class Services:
                 )
             return self._pipeline
 
-    def _writer(self) -> Writer | None:
-        """The LLM writer when ``writer = "llm"``; None keeps the pipeline's template writer."""
+    def _llm_configured(self) -> bool:
+        """True when ``writer = "llm"`` (then an endpoint or a key is required)."""
         s = self.settings
         if s.writer != "llm":
-            return None
+            return False
         if s.llm_base_url is None and s.llm_api_key is None:
             raise ValueError(
                 "writer 'llm' needs ANCHOR_LLM_BASE_URL (an OpenAI-compatible server) or ANCHOR_LLM_API_KEY"
             )
+        return True
+
+    def script_rewriter(self) -> LineRewriter | None:
+        """With ``writer = "llm"``, the model that rewords live-room script lines (each checked by the
+        script builder's guard); None keeps the template lines."""
+        if not self._llm_configured():
+            return None
+        from agent.live.rewrite import LLMLineRewriter
+
+        s = self.settings
+        return LLMLineRewriter.from_settings(
+            base_url=s.llm_base_url, model=s.llm_model, api_key=s.llm_api_key, timeout=s.llm_timeout_seconds
+        )
+
+    def _writer(self) -> Writer | None:
+        """The LLM writer when ``writer = "llm"``; None keeps the pipeline's template writer."""
+        s = self.settings
+        if not self._llm_configured():
+            return None
         from agent.writers.llm import LLMWriter
 
         return LLMWriter.from_settings(
@@ -175,8 +195,15 @@ class Services:
                     cache_dir=self.settings.data_dir / "tts-cache",
                     master=MasterSpec(format=self.settings.room_audio_format),
                 )
+                from agent.live.script import ScriptBuilder
+
                 factory = RoomFactory(
-                    catalog=self.store, pipeline=self.pipeline, tts=tts, bus=self.bus, state=state
+                    catalog=self.store,
+                    pipeline=self.pipeline,
+                    tts=tts,
+                    bus=self.bus,
+                    state=state,
+                    script_builder=ScriptBuilder(self.store, rewriter=self.script_rewriter()),
                 )
                 self._rooms = RoomManager(factory)
             return self._rooms

@@ -128,6 +128,7 @@ async def run_room(services: Services, plan: Any, run: RoomRun) -> None:
     """Run one room until Ctrl-C, SIGTERM or `run.duration`; the room is then persisted as stopped."""
     from agent.live.connectors import ReplayConnector
     from agent.live.manager import RoomFactory, RoomManager
+    from agent.live.script import ScriptBuilder
     from agent.live.state import RoomStateStore
     from voice import MasterSpec, build_tts
 
@@ -141,7 +142,14 @@ async def run_room(services: Services, plan: Any, run: RoomRun) -> None:
     )
     bus = services.bus
     manager = RoomManager(
-        RoomFactory(catalog=services.store, pipeline=services.pipeline, tts=tts, bus=bus, state=state)
+        RoomFactory(
+            catalog=services.store,
+            pipeline=services.pipeline,
+            tts=tts,
+            bus=bus,
+            state=state,
+            script_builder=ScriptBuilder(services.store, rewriter=services.script_rewriter()),
+        )
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -57,7 +57,10 @@ def script_command(
         raise typer.Exit(2) from exc
     services = Services(Settings())
     try:
-        script = ScriptBuilder(services.store).build(plan, loop_index=loop)
+        # With ANCHOR_WRITER=llm the model rewords the lines; the builder's guard checks every rewrite.
+        script = ScriptBuilder(services.store, rewriter=services.script_rewriter()).build(
+            plan, loop_index=loop
+        )
     finally:
         services.close()
     if as_json:

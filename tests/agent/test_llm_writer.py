@@ -21,6 +21,7 @@ import pytest
 
 from agent.aspects import detect_aspects
 from agent.evidence import Evidence
+from agent.live.rewrite import LLMLineRewriter
 from agent.pipeline import AnswerPipeline, AnswerResult, StreamEvent
 from agent.streaming import SentenceBuffer
 from agent.writers.base import WriteRequest
@@ -245,10 +246,13 @@ async def test_settings_select_the_llm_writer(services: Services, tmp_path: Path
         try:
             assert isinstance(svc.pipeline.writer, LLMWriter)
             result = await svc.pipeline.answer(MERCHANT, conversation(), PRICE_QUESTION, focus_sku=HOODIE)
+            # The same model rewords live-room script lines.
+            assert isinstance(svc.script_rewriter(), LLMLineRewriter)
         finally:
             svc.close()
     assert result.writer == "llm"
     assert server.requests[0]["model"] == "served-model"
+    assert services.script_rewriter() is None  # the template writer: template script lines
 
 
 def test_llm_writer_without_endpoint_or_key_is_a_clear_error(tmp_path: Path) -> None:

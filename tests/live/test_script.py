@@ -16,8 +16,10 @@ from agent.evidence import Evidence, numbers_in
 from agent.guard import check_grounding
 from agent.live.events import Position
 from agent.live.plan import RoomPlan
+from agent.live.rewrite import LLMLineRewriter
 from agent.live.script import EN_MAX_WORDS, ZH_MAX_CHARS, Script, ScriptBuilder, fit, line_size
 from agent.live.templates import Lang
+from evals.fakes import FakeOpenAIServer, Reply
 from knowledge.db import create_engine_for
 from knowledge.models import Product, Variant
 from knowledge.store import CatalogStore
@@ -305,6 +307,44 @@ def test_a_rewrite_is_used_only_when_it_passes_the_guard(store: CatalogStore) ->
     assert rewritten != _texts(plain)
     assert all(check(t).ok for t in rewritten)
     assert any("很暖和" in t for t in rewritten)
+
+
+def _line_of(body: dict[str, Any]) -> str:
+    """The template line a rewrite request carries (the last line of its user message)."""
+    return str(body["messages"][-1]["content"]).rsplit("\n", 1)[-1]
+
+
+def test_the_llm_rewriter_rewords_lines_and_the_guard_checks_each(store: CatalogStore) -> None:
+    plan = _plan([{"link": 1, "sku": "T-HOODIE"}])
+    plain = _texts(ScriptBuilder(store).build(plan))
+    with FakeOpenAIServer(lambda body: Reply(text="宝宝们，" + _line_of(body))) as server:
+        rewriter = LLMLineRewriter.from_settings(base_url=server.base_url, timeout=5.0)
+        texts = _texts(ScriptBuilder(store, rewriter=rewriter).build(plan))
+    assert rewriter.calls == len(server.requests) >= len(plain)
+    assert any(t.startswith("宝宝们，") for t in texts)
+    assert all(check(t).ok for t in texts)
+    # The model is told the rules and sees the product's facts and the line, nothing else.
+    first = server.requests[0]["messages"]
+    assert first[0]["role"] == "system"
+    assert "只用给出的商品信息" in first[0]["content"]
+    assert "title: " in first[1]["content"]
+    assert _line_of(server.requests[0]) in plain
+
+    # A rewrite with a number the catalog does not hold is dropped: the template lines stay.
+    with FakeOpenAIServer([Reply(text="今天只要9块9，手慢无！")]) as server:
+        rewriter = LLMLineRewriter.from_settings(base_url=server.base_url, timeout=5.0)
+        assert _texts(ScriptBuilder(store, rewriter=rewriter).build(plan)) == plain
+
+
+def test_a_failing_model_is_asked_once_and_the_template_lines_stay(store: CatalogStore) -> None:
+    plan = _plan([{"link": 1, "sku": "T-HOODIE"}])
+    plain = _texts(ScriptBuilder(store).build(plan))
+    with FakeOpenAIServer([Reply(status=500)]) as server:
+        rewriter = LLMLineRewriter.from_settings(base_url=server.base_url, timeout=5.0)
+        assert _texts(ScriptBuilder(store, rewriter=rewriter).build(plan)) == plain
+    # One failure rests the model for cooldown_s: fifty lines do not wait for fifty failures.
+    assert len(server.requests) == 1
+    assert (rewriter.calls, rewriter.failures) == (1, 1)
 
 
 # -- unknown products and navigation ---------------------------------------------------------------
