@@ -30,7 +30,7 @@ from knowledge.store import CatalogStore, create_engine_for
 
 if TYPE_CHECKING:
     from agent.live.bus import RoomBus
-    from agent.live.manager import RoomManager
+    from agent.live.manager import RoomFactory, RoomManager
     from agent.live.relay import RoomInputRelay
     from agent.live.script import LineRewriter
 
@@ -184,29 +184,35 @@ class Services:
         """The live rooms of this process (directors, triage), sharing the catalog, pipeline and speech."""
         with self._lock:
             if self._rooms is None:
-                from agent.live.manager import RoomFactory, RoomManager
-                from agent.live.state import RoomStateStore
-                from voice import MasterSpec, build_tts
+                from agent.live.manager import RoomManager
 
-                state = RoomStateStore(self.engine)
-                state.create_schema()
-                tts = build_tts(
-                    self.settings.room_tts_engine,
-                    cache_dir=self.settings.data_dir / "tts-cache",
-                    master=MasterSpec(format=self.settings.room_audio_format),
-                )
-                from agent.live.script import ScriptBuilder
-
-                factory = RoomFactory(
-                    catalog=self.store,
-                    pipeline=self.pipeline,
-                    tts=tts,
-                    bus=self.bus,
-                    state=state,
-                    script_builder=ScriptBuilder(self.store, rewriter=self.script_rewriter()),
-                )
-                self._rooms = RoomManager(factory)
+                self._rooms = RoomManager(self.room_factory(self.settings.room_tts_engine))
             return self._rooms
+
+    def room_factory(self, tts_engine: str) -> RoomFactory:
+        """What rooms are made of: this catalog and pipeline, speech by ``tts_engine`` ("auto", "edge",
+        "espeak") in the rooms' audio format, the room bus, the room state table (created if missing)
+        and the script builder (with the LLM rewrite when configured)."""
+        from agent.live.manager import RoomFactory
+        from agent.live.script import ScriptBuilder
+        from agent.live.state import RoomStateStore
+        from voice import MasterSpec, build_tts
+
+        state = RoomStateStore(self.engine)
+        state.create_schema()
+        tts = build_tts(
+            tts_engine,  # type: ignore[arg-type]
+            cache_dir=self.settings.data_dir / "tts-cache",
+            master=MasterSpec(format=self.settings.room_audio_format),
+        )
+        return RoomFactory(
+            catalog=self.store,
+            pipeline=self.pipeline,
+            tts=tts,
+            bus=self.bus,
+            state=state,
+            script_builder=ScriptBuilder(self.store, rewriter=self.script_rewriter()),
+        )
 
     @property
     def room_relay(self) -> RoomInputRelay | None:

@@ -19,11 +19,10 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from agent.writers.llm import chat_openai
 from knowledge.models import Product
 
 log = logging.getLogger(__name__)
-
-_NO_KEY = "sk-no-key"  # local OpenAI-compatible servers accept any key; the client insists on one
 
 _RULES = {
     "zh": (
@@ -82,18 +81,14 @@ class LLMLineRewriter:
         max_tokens: int = 120,
     ) -> LLMLineRewriter:
         """A rewriter over ``langchain_openai.ChatOpenAI`` (one attempt per line, no retries)."""
-        from langchain_openai import ChatOpenAI
-
-        if isinstance(api_key, str):
-            api_key = SecretStr(api_key)
-        chat_model = ChatOpenAI(
+        chat_model = chat_openai(
             base_url=base_url,
             model=model,
-            api_key=api_key or SecretStr(_NO_KEY),
+            api_key=api_key,
             timeout=timeout,
-            max_retries=0,
             temperature=temperature,
-            max_completion_tokens=max_tokens,
+            max_tokens=max_tokens,
+            streaming=False,
         )
         return cls(chat_model)
 

@@ -80,19 +80,14 @@ class LLMWriter(Writer):
         The client makes no retries of its own: a failed call costs one attempt and then the template
         writer answers, which keeps the shopper's wait bounded by `timeout`.
         """
-        from langchain_openai import ChatOpenAI
-
-        if isinstance(api_key, str):
-            api_key = SecretStr(api_key)
-        chat_model = ChatOpenAI(
+        chat_model = chat_openai(
             base_url=base_url,
             model=model,
-            api_key=api_key or SecretStr(NO_KEY),
+            api_key=api_key,
             timeout=timeout,
-            max_retries=0,
-            streaming=True,
             temperature=temperature,
-            max_completion_tokens=max_tokens,
+            max_tokens=max_tokens,
+            streaming=True,
         )
         return cls(chat_model, timeout=timeout, first_token_timeout=first_token_timeout)
 
@@ -168,3 +163,32 @@ async def _close(chunks: AsyncIterator[Any]) -> None:
             await aclose()
         except Exception:  # closing an already failed stream may raise again; the first error counts
             return
+
+
+def chat_openai(
+    *,
+    base_url: str | None,
+    model: str,
+    api_key: SecretStr | str | None,
+    timeout: float,
+    temperature: float,
+    max_tokens: int,
+    streaming: bool,
+) -> BaseChatModel:
+    """``langchain_openai.ChatOpenAI`` for an OpenAI-compatible server: one attempt per call (no client
+    retries, so a caller's wait stays bounded by ``timeout``), a placeholder key when none is given
+    (local servers accept any). Builds the client only; no network I/O."""
+    from langchain_openai import ChatOpenAI
+
+    if isinstance(api_key, str):
+        api_key = SecretStr(api_key)
+    return ChatOpenAI(
+        base_url=base_url,
+        model=model,
+        api_key=api_key or SecretStr(NO_KEY),
+        timeout=timeout,
+        max_retries=0,
+        streaming=streaming,
+        temperature=temperature,
+        max_completion_tokens=max_tokens,
+    )

@@ -127,30 +127,13 @@ class RoomRun:
 async def run_room(services: Services, plan: Any, run: RoomRun) -> None:
     """Run one room until Ctrl-C, SIGTERM or `run.duration`; the room is then persisted as stopped."""
     from agent.live.connectors import ReplayConnector
-    from agent.live.manager import RoomFactory, RoomManager
-    from agent.live.script import ScriptBuilder
-    from agent.live.state import RoomStateStore
-    from voice import MasterSpec, build_tts
+    from agent.live.manager import RoomManager
 
     settings = services.settings
-    state = RoomStateStore(services.engine)
-    state.create_schema()
-    tts = build_tts(
-        run.engine,  # type: ignore[arg-type]
-        cache_dir=settings.data_dir / "tts-cache",
-        master=MasterSpec(format=settings.room_audio_format),
-    )
+    factory = services.room_factory(run.engine)
+    state = factory.state
     bus = services.bus
-    manager = RoomManager(
-        RoomFactory(
-            catalog=services.store,
-            pipeline=services.pipeline,
-            tts=tts,
-            bus=bus,
-            state=state,
-            script_builder=ScriptBuilder(services.store, rewriter=services.script_rewriter()),
-        )
-    )
+    manager = RoomManager(factory)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
