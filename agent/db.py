@@ -168,4 +168,6 @@ def utcnow() -> datetime:
 
 def create_schema(engine: Engine) -> None:
     """Create the agent's tables that do not exist yet (idempotent)."""
+    import agent.understanding.corrections  # noqa: F401  registers the intent_corrections table
+
     AgentBase.metadata.create_all(engine)

@@ -29,7 +29,7 @@ from agent.focus import Focus, FocusOptions, RoomContext, link_number, resolve_f
 from agent.guard import guard
 from agent.pii import find_pii
 from agent.recommend import compare_products, recommend_products
-from agent.router import classify
+from agent.router import IntentRouter, RouteDecision, default_router
 from agent.screen import screen
 from agent.streaming import StreamEvent as StreamEvent
 from agent.streaming import split_for_stream as split_for_stream
@@ -43,6 +43,7 @@ from knowledge.retriever import HybridRetriever
 from knowledge.store import CatalogStore
 
 RetrieverProvider = Callable[[str], HybridRetriever | None]
+RouterProvider = Callable[[str], IntentRouter]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class AnswerResult:
     language: str
     route: str
     category: str | None = None
+    intent: str | None = None
     citations: list[Citation] = field(default_factory=list)
     confidence: float = 0.0
     refused: bool = False
@@ -88,6 +90,7 @@ class AnswerResult:
             "language": self.language,
             "route": self.route,
             "category": self.category,
+            "intent": self.intent,
             "citations": [c.to_dict() for c in self.citations],
             "confidence": round(self.confidence, 3),
             "refused": self.refused,
@@ -157,14 +160,29 @@ class AnswerPipeline:
         tickets: TicketService,
         writer: Writer | None = None,
         options: PipelineOptions | None = None,
+        router: IntentRouter | None = None,
+        routers: RouterProvider | None = None,
     ) -> None:
         self.store = store
+        self._router = router
+        self._routers = routers
         self.retrievers = retrievers
         self.conversations = conversations
         self.tickets = tickets
         self.fallback = TemplateWriter()
         self.writer = writer or self.fallback
         self.options = options or PipelineOptions()
+
+    @property
+    def router(self) -> IntentRouter:
+        """The intent router (the packaged model, loaded on first use, unless one was given)."""
+        if self._router is None:
+            self._router = default_router()
+        return self._router
+
+    def router_for(self, merchant: str) -> IntentRouter:
+        """The merchant's own router (trained with their corrections) when there is one, else `router`."""
+        return self._routers(merchant) if self._routers is not None else self.router
 
     async def answer(
         self,
@@ -259,14 +277,19 @@ class AnswerPipeline:
         with timer.stage("screen"):
             screening = screen(normalised)
             has_pii = bool(find_pii(text))
+        router = self.router_for(merchant)
+        with timer.stage("embed"):
+            vector = await asyncio.to_thread(router.vector, normalised) if normalised else None
         with timer.stage("route"):
-            decision = classify(normalised, lang=lang)
+            decision = router.classify(normalised, lang=lang, vector=vector)
+            decision = _after_clarify(decision, normalised, memory.turns)
         result = AnswerResult(
             answer="",
             language=lang,
             route=decision.route,
             category=decision.category,
             injection=screening.injection,
+            intent=decision.intent,
             signals=tuple(decision.signals) + (("pii",) if has_pii else ()),
             confidence=decision.confidence,
         )
@@ -281,8 +304,21 @@ class AnswerPipeline:
         ):
             # "2号适合送人吗" asks about link 2, not for other products.
             result.route = "product_question"
-        if result.route == "after_sales":
-            await self._hand_off(result, merchant, conversation_id, text, normalised, channel, user_id, timer)
+        if decision.unsure and result.route not in ("after_sales",) and not screening.injection:
+            # Product question or an order's problem? Ask rather than guess; a live room stays silent.
+            result.route = "clarify"
+            result.clarify = True
+            result.confidence = decision.confidence
+            if channel == "live":
+                result.silent = True
+            else:
+                result.answer = replies.clarify_after_sales(lang)
+        elif result.route == "after_sales":
+            await self._hand_off(
+                result, decision, merchant, conversation_id, text, normalised, channel, user_id, timer
+            )
+        elif result.route == "bot_question":
+            result.answer = replies.bot_identity(lang, channel)
         elif result.route == "greeting":
             result.answer = replies.greeting(lang, channel)
         elif result.route == "chitchat":
@@ -300,6 +336,7 @@ class AnswerPipeline:
                 timer,
                 pinned_sku=focus_sku,
                 previous_aspects=_last_aspects(memory.turns),
+                policy=decision.intent == "presale_policy",
             )
             if request is not None:
                 prepared.request = request
@@ -334,6 +371,7 @@ class AnswerPipeline:
                     result.answer,
                     meta={
                         "route": result.route,
+                        "intent": result.intent,
                         "confidence": round(result.confidence, 3),
                         "clarify": result.clarify,
                         "focus_sku": result.focus_sku,
@@ -351,6 +389,7 @@ class AnswerPipeline:
     async def _hand_off(
         self,
         result: AnswerResult,
+        decision: RouteDecision,
         merchant: str,
         conversation_id: str,
         raw: str,
@@ -360,7 +399,7 @@ class AnswerPipeline:
         timer: StageTimer,
     ) -> None:
         with timer.stage("escalate"):
-            escalation = assess(normalised, classify(normalised, lang=result.language))
+            escalation = assess(normalised, decision)
             result.category = escalation.category or result.category
             open_ticket = channel != "live" or user_id is not None or not self.options.live_tickets_need_user
             if open_ticket:
@@ -394,6 +433,7 @@ class AnswerPipeline:
         *,
         pinned_sku: str | None = None,
         previous_aspects: tuple[str, ...] = (),
+        policy: bool = False,
     ) -> WriteRequest | None:
         """Resolve the product and gather evidence; the request for the writer, or None when answered."""
         lang = result.language
@@ -432,6 +472,9 @@ class AnswerPipeline:
             # "那PB-20000呢" after a price question asks the same thing about another product.
             aspects = AspectSet(tuple(a for a in previous_aspects if a in _CARRIED))  # type: ignore[misc]
             aspects = aspects if aspects.aspects else detect_aspects(question)
+        if policy and not aspects.policy:
+            # A pre-sale policy question whose words name no policy aspect: the policies answer it.
+            aspects = AspectSet((*aspects.aspects, "service"))
         result.aspects = aspects.aspects
         claim_question = asks_for_claim(question)
         if claim_question:
@@ -594,6 +637,40 @@ class AnswerPipeline:
 _CLAIM_RULES = ("absolute.", "scarcity.", "endorsement.")
 _FOLLOW_UP = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)|^(?:and|what about|how about)\b", re.I)
 _CARRIED = ("price", "stock", "variants", "spec", "shipping", "returns", "warranty")
+
+
+_CHOSE_ORDER = re.compile(r"订单|售后|已经买|买了|收到|order|bought|after[- ]?sales|already", re.I)
+_CHOSE_PRODUCT = re.compile(
+    r"商品|产品|咨询|还没买|没买|product|before|not yet|haven'?t (?:bought|ordered)", re.I
+)
+
+
+def _after_clarify(decision: RouteDecision, text: str, turns: Sequence[StoredMessage]) -> RouteDecision:
+    """The shopper's reply to "product or order?": a short "订单的" / "an order" hands off."""
+    asked = next((t for t in reversed(turns[:-1]) if t.role == "bot"), None)
+    if asked is None or asked.meta.get("route") != "clarify" or len(text) > 40:
+        return decision
+    if _CHOSE_ORDER.search(text) and not _CHOSE_PRODUCT.search(text):
+        return RouteDecision(
+            "after_sales",
+            decision.category if decision.is_after_sales else "other",
+            max(decision.confidence, 0.9),
+            (*decision.signals, "rule:clarified_order"),
+            decision.intent if decision.is_after_sales else "handoff_request",
+            False,
+            decision.top,
+        )
+    if _CHOSE_PRODUCT.search(text) and decision.unsure:
+        return RouteDecision(
+            "product_question",
+            None,
+            decision.confidence,
+            (*decision.signals, "rule:clarified_product"),
+            "product_question",
+            False,
+            decision.top,
+        )
+    return decision
 
 
 def _last_aspects(turns: Sequence[StoredMessage]) -> tuple[str, ...]:

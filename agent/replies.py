@@ -12,6 +12,7 @@ _AFTER_SALES_LABELS: dict[str, tuple[str, str]] = {
     "invoice": ("发票", "invoice"),
     "complaint": ("投诉", "complaint"),
     "payment": ("支付", "payment"),
+    "account": ("账号", "account"),
 }
 
 
@@ -50,6 +51,8 @@ def other(lang: str, channel: str) -> str:
 
 def handoff(lang: str, channel: str, category: str | None, ticket_id: str | None) -> str:
     """The customer is told a person will follow up; on a public channel nothing private is said."""
+    if category == "handoff":
+        return _person_requested(lang, channel, ticket_id)
     label = after_sales_label(category, lang)
     if channel == "live":
         if lang == "zh":
@@ -90,3 +93,36 @@ def which_product(lang: str) -> str:
     if lang == "zh":
         return "您想了解哪款商品呢？告诉我商品名称或链接号，我马上帮您查。"
     return "Which product would you like to know about? Tell me its name or link number."
+
+
+def _person_requested(lang: str, channel: str, ticket_id: str | None) -> str:
+    if channel == "live":
+        if lang == "zh":
+            return "需要人工的朋友请点击私信联系店铺客服，会有专人一对一回复您。"
+        return "If you'd like a person, please message our customer service privately; someone will reply to you."
+    if lang == "zh":
+        ref = f"（工单号{ticket_id}）" if ticket_id else ""
+        return f"好的，已为您转接人工客服{ref}，请稍候，会有专人尽快回复您。"
+    ref = f" (ticket {ticket_id})" if ticket_id else ""
+    return f"Sure, I've passed you to a person on our team{ref}. Someone will reply to you here shortly."
+
+
+def bot_identity(lang: str, channel: str) -> str:
+    """An honest answer to "are you a bot?", and how to reach a person."""
+    if lang == "zh":
+        if channel == "live":
+            return "我是店铺的AI助手，商品和价格的问题都可以问我；需要人工的话请私信店铺客服。"
+        return "我是店铺的AI客服助手，商品、价格、发货的问题都可以问我；需要人工的话，回复“人工”就为您转接。"
+    if channel == "live":
+        return "I'm the shop's AI assistant. Ask me about any product; for a person, message our customer service privately."
+    return (
+        "I'm the shop's AI assistant. I can answer questions about products, prices and shipping; "
+        "if you'd like a person, just say \"agent\" and I'll pass you to our team."
+    )
+
+
+def clarify_after_sales(lang: str) -> str:
+    """The one question asked when a message could be a product question or an order's problem."""
+    if lang == "zh":
+        return "您是想咨询商品，还是订单的售后问题？"
+    return "Is this about a product, or an order you already placed?"

@@ -37,7 +37,7 @@ from agent.conversations import (
     set_conversation_state,
 )
 from agent.db import ConversationRow, TicketEventRow, TicketRow
-from agent.routing.after_sales import AfterSalesCategory
+from agent.understanding.intents import AfterSalesCategory
 
 # The after-sales categories the router assigns are the ticket categories.
 TicketCategory = AfterSalesCategory

@@ -14,7 +14,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.auth import check_secret_key
 from api.metrics import install_metrics
-from api.routes import catalog, chat, health, insights, openai_compat, pages, room_page, rooms, tickets
+from api.routes import (
+    catalog,
+    chat,
+    health,
+    insights,
+    intents,
+    openai_compat,
+    pages,
+    room_page,
+    rooms,
+    tickets,
+)
 from api.services import Services
 from api.settings import Settings
 
@@ -34,6 +45,8 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         check_secret_key(settings)
         services = Services(settings)
         app.state.services = services
+        # A missing or unreadable intent model stops start-up here, with how to rebuild it.
+        await run_in_threadpool(lambda: services.router)
         if warm_up:
             await run_in_threadpool(services.warm_up)
         await rooms.start_rooms(app)  # live rooms persisted as running resume here
@@ -80,6 +93,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(tickets.router)
+    app.include_router(intents.router)
     app.include_router(insights.router)
     app.include_router(pages.router)
     app.include_router(chat.router)

@@ -17,11 +17,12 @@ from sqlalchemy.engine import Engine
 from agent.conversations import ConversationStore
 from agent.db import create_schema as create_agent_schema
 from agent.pipeline import AnswerPipeline, PipelineOptions
+from agent.router import IntentRouter
 from agent.tickets import TicketService
 from agent.writers.base import Writer
 from api.auth import KeyStore
 from api.settings import Settings
-from knowledge.embedders import Embedder, make_embedder
+from knowledge.embedders import CachedEmbedder, Embedder, make_embedder
 from knowledge.importer import CatalogImporter, ImportReport
 from knowledge.index import CatalogIndex
 from knowledge.models import ProgressFn
@@ -60,6 +61,8 @@ class Services:
         self._engine: Engine | None = None
         self._store: CatalogStore | None = None
         self._embedder: Embedder | None = None
+        self._router: IntentRouter | None = None
+        self._merchant_routers: dict[str, tuple[int, IntentRouter]] = {}
         self._retrievers: dict[str, tuple[int, HybridRetriever]] = {}
         self._conversations: ConversationStore | None = None
         self._tickets: TicketService | None = None
@@ -117,6 +120,8 @@ class Services:
                     tickets=self.tickets,
                     writer=self._writer(),
                     options=PipelineOptions(max_message_chars=self.settings.max_message_chars),
+                    router=self.router,
+                    routers=self.router_for,
                 )
             return self._pipeline
 
@@ -232,10 +237,44 @@ class Services:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = make_embedder(
-                    self.settings.embedder, batch_size=self.settings.embed_batch_size
+                self._embedder = CachedEmbedder(
+                    make_embedder(self.settings.embedder, batch_size=self.settings.embed_batch_size)
                 )
             return self._embedder
+
+    @property
+    def router(self) -> IntentRouter:
+        """The intent router: the merchant-independent model (`anchor router train`), reading the catalog
+        embedder's vectors when it is the model's embedder (one embedding per message), else its own.
+
+        Raises:
+            ModelArtefactError: the model file is missing or unreadable; the message says how to rebuild it.
+        """
+        with self._lock:
+            if self._router is None:
+                self._router = IntentRouter.load(self.settings.intent_model, embedder=self.embedder)
+            return self._router
+
+    def merchant_model_path(self, merchant: str) -> Path:
+        """Where `anchor router train --merchant M` writes the merchant's own intent model."""
+        return self.settings.data_dir / "models" / f"intents-{check_merchant_id(merchant)}.npz"
+
+    def router_for(self, merchant: str) -> IntentRouter:
+        """The merchant's own intent model when one was trained (reloaded when the file changes), else the
+        shared one."""
+        path = self.merchant_model_path(merchant)
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return self.router
+        with self._lock:
+            cached = self._merchant_routers.get(merchant)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        router = IntentRouter.load(path, embedder=self.embedder)
+        with self._lock:
+            self._merchant_routers[merchant] = (stamp, router)
+        return router
 
     def index(self, merchant: str) -> CatalogIndex:
         return CatalogIndex(self.settings.index_dir, check_merchant_id(merchant), self.embedder)
@@ -296,8 +335,9 @@ class Services:
         return stats
 
     def warm_up(self, merchant: str | None = None) -> None:
-        """Open the database and load the default merchant's index and model before serving."""
+        """Open the database, load the intent model and the default merchant's index before serving."""
         _ = self.store
+        self.router.classify("warm up")
         retriever = self.retriever(merchant or self.settings.default_merchant)
         if retriever is not None:
             retriever.search("warm up", k=1)

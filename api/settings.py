@@ -44,6 +44,10 @@ class Settings(BaseSettings):
         "'sentence-transformers:<name or path>'.",
     )
     embed_batch_size: int = 64
+    #: The intent model (`anchor router train --out`); default: the packaged one. A merchant's own model
+    #: (`anchor router train --merchant M`, base data + their corrections) lives in the data directory
+    #: (``models/intents-M.npz``) and is used for that merchant's messages.
+    intent_model: Path | None = None
 
     # Import limits
     max_file_bytes: int = 50 * 1024 * 1024

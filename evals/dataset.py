@@ -23,7 +23,15 @@ Lang = Literal["zh", "en"]
 Slice = Literal["zh", "en", "cross"]
 ChannelName = Literal["chat", "live"]
 RouteName = Literal[
-    "after_sales", "product_question", "recommendation", "comparison", "greeting", "chitchat", "other"
+    "after_sales",
+    "product_question",
+    "recommendation",
+    "comparison",
+    "greeting",
+    "chitchat",
+    "bot_question",
+    "clarify",
+    "other",
 ]
 CategoryName = AfterSalesCategory
 FactKind = Literal["price", "list_price", "stock_state", "variant_available", "variant_sold_out", "attribute"]

@@ -17,6 +17,7 @@ import importlib
 import importlib.util
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -122,6 +123,49 @@ class UseEmbedder:
             batch = list(texts[start : start + self.batch_size])
             out[start : start + len(batch)] = model.encode(batch)
         return l2_normalise(out)
+
+
+class CachedEmbedder:
+    """An embedder that remembers the vectors of single texts it embedded last (an LRU of `size`).
+
+    One chat message is embedded once although routing and retrieval both ask for its vector. Batches
+    (ingest) pass through uncached.
+    """
+
+    def __init__(self, inner: Embedder, *, size: int = 2048) -> None:
+        self.inner = inner
+        self.size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def warm_up(self) -> None:
+        warm = getattr(self.inner, "warm_up", None)
+        if callable(warm):
+            warm()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if len(texts) != 1:
+            return self.inner.embed(texts)
+        text = texts[0]
+        with self._lock:
+            hit = self._cache.get(text)
+            if hit is not None:
+                self._cache.move_to_end(text)
+                return hit.reshape(1, -1).copy()
+        vector = np.asarray(self.inner.embed([text]), dtype=np.float32)
+        with self._lock:
+            self._cache[text] = vector[0].copy()
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        return vector
 
 
 def _resolve_model_location(name_or_path: str) -> str:

@@ -66,9 +66,9 @@ __all__ = [
 ]
 
 _QUESTION_ROUTES: frozenset[str] = frozenset(
-    {"product_question", "recommendation", "comparison", "after_sales"}
+    {"product_question", "recommendation", "comparison", "after_sales", "bot_question"}
 )
-_SPAM_SIGNALS = frozenset({"gibberish", "no_words"})
+_SPAM_SIGNALS = frozenset({"rule:no_words"})
 _RECENT_ANSWERED = 64
 
 
@@ -150,12 +150,10 @@ class ChatTriage:
             return self._drop("abuse")
         decision = self._classify(text, lang=None)
         signals = decision.signals
-        if "advert" in signals:
-            return self._drop("ad", decision.route)
-        if "abuse" in signals:
-            return self._drop("abuse", decision.route)
         if _SPAM_SIGNALS.intersection(signals):
             return self._drop("spam", decision.route)
+        if decision.unsure:
+            return self._drop("unsure", decision.route)  # a public room answers nothing rather than guess
         if decision.route not in _QUESTION_ROUTES:
             if "intent_to_buy" in signals:
                 self._count_intent(now)

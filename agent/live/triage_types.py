@@ -12,7 +12,15 @@ from agent.router import Route
 __all__ = ["DROP_REASONS", "DropReason", "Outcome", "QuestionGroup", "TriageDecision", "TriageOptions"]
 
 DropReason = Literal[
-    "empty", "spam", "ad", "abuse", "not_question", "rate_limited", "queue_full", "recently_answered"
+    "empty",
+    "spam",
+    "ad",
+    "abuse",
+    "not_question",
+    "unsure",
+    "rate_limited",
+    "queue_full",
+    "recently_answered",
 ]
 DROP_REASONS: tuple[DropReason, ...] = (
     "empty",
@@ -20,6 +28,7 @@ DROP_REASONS: tuple[DropReason, ...] = (
     "ad",
     "abuse",
     "not_question",
+    "unsure",
     "rate_limited",
     "queue_full",
     "recently_answered",

@@ -1,4 +1,4 @@
-"""Internals of the message router: text preparation, lexicons, after-sales detection, order ids.
-
-The public entry points are `agent.router.classify` and `agent.escalation.assess`.
+"""Text helpers shared by the router and the escalation assessor: preparing text, order ids, and the word
+lists that set a ticket's priority (`agent.escalation.assess`). What a message *is* is decided by the intent
+model (`agent.understanding`, `agent.router`), not here.
 """

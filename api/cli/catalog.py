@@ -37,8 +37,10 @@ SAMPLE_DIR = REPO_ROOT / "samples" / "demo"
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error a person can act on and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print an error a person can act on (unwrapped, so file names and line numbers stay whole) and
+    return the exit to raise."""
+    err_console.print("[bold red]error:[/] ", end="")
+    err_console.print(message, soft_wrap=True, markup=False, highlight=False)
     return typer.Exit(code)
 
 
@@ -275,11 +277,16 @@ def serve(
     """Run the HTTP service (uvicorn)."""
     import uvicorn
 
+    from agent.understanding.model import IntentModel, ModelArtefactError
     from api.app import create_app
     from api.logging import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    try:
+        IntentModel.load(settings.intent_model)
+    except ModelArtefactError as exc:
+        raise fail(str(exc)) from exc
     app_ = create_app(settings)
     bind_host = host or settings.host
     bind_port = port or settings.port

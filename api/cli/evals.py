@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.cli.app import app
-from api.cli.catalog import progress_bar
+from api.cli.catalog import fail, progress_bar
 from api.services import InvalidMerchantError, Services, check_merchant_id
 from api.settings import Settings
 from evals.compare import Delta, baseline_from, compare, gate
@@ -47,13 +47,6 @@ eval_app = typer.Typer(
     help="Evaluate answer quality: run datasets, compare reports, find knowledge gaps.", no_args_is_help=True
 )
 app.add_typer(eval_app, name="eval")
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print an error (unwrapped, so file names and line numbers stay whole) and return the exit."""
-    err_console.print("[bold red]error:[/] ", end="")
-    err_console.print(message, soft_wrap=True, markup=False, highlight=False)
-    return typer.Exit(code)
 
 
 DEFAULT_DATASETS = Path(__file__).resolve().parents[2] / "evals" / "datasets"
@@ -296,3 +289,80 @@ def gaps_command(
         why = ", ".join(f"{k} {v}" for k, v in c.reasons.items())
         table.add_row(str(i), str(c.count), c.label, "\n".join(c.examples), why)
     console.print(table)
+
+
+@eval_app.command("intents")
+def intents_command(
+    datasets: Annotated[list[Path], typer.Argument(help="Labelled message sets (JSONL: text, intent, lang)")],
+    merchant: Annotated[
+        str | None, typer.Option("--merchant", "-m", help="Use this merchant's own model when it has one")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the full report (JSON) here")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    misses: Annotated[int, typer.Option(help="Print up to N misclassified messages")] = 0,
+) -> None:
+    """Score the intent router: accuracy, after-sales recall/precision per language, hand-off recall,
+    pre-sale false escalation, and the confusion matrix."""
+    from agent.understanding.model import ModelArtefactError
+    from agent.understanding.train import TrainingDataError, load_examples
+    from evals.intents import report, score
+
+    try:
+        examples = load_examples(datasets)
+    except TrainingDataError as exc:
+        raise fail(str(exc), 2) from exc
+    settings = Settings()
+    services = Services(settings)
+    try:
+        router = services.router_for(merchant) if merchant else services.router
+    except (ModelArtefactError, InvalidMerchantError) as exc:
+        raise fail(str(exc)) from exc
+    result = report(score(router, examples))
+    result["model"] = router.version
+    result["datasets"] = [str(p) for p in datasets]
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    print_intent_report(result, misses)
+
+
+_INTENT_COLUMNS = (
+    ("n", "n", "count"),
+    ("intent_accuracy", "intent acc %", "rate"),
+    ("route_accuracy", "route acc %", "rate"),
+    ("after_sales_recall", "after-sales R %", "rate"),
+    ("after_sales_precision", "after-sales P %", "rate"),
+    ("handoff_recall", "hand-off R %", "rate"),
+    ("presale_false_escalation", "pre-sale false esc. %", "rate"),
+    ("asked", "asked %", "rate"),
+)
+
+
+def print_intent_report(result: dict[str, Any], misses: int = 0) -> None:
+    """Terminal tables of an intent report."""
+    table = Table(title=f"intent router {result.get('model', '')}")
+    table.add_column("slice")
+    for _key, label, _kind in _INTENT_COLUMNS:
+        table.add_column(label, justify="right")
+    rows = [("all", result["overall"]), *result["languages"].items()]
+    for name, summary in rows:
+        table.add_row(name, *(cell(summary.get(key), kind) for key, _label, kind in _INTENT_COLUMNS))
+    console.print(table)
+    confusion: dict[str, dict[str, int]] = result["confusion"]
+    decided = sorted({d for row in confusion.values() for d in row})
+    matrix = Table(title="confusion: expected (rows) → decided (columns)", show_lines=False)
+    matrix.add_column("expected")
+    for d in decided:
+        matrix.add_column(d[:8], justify="right")
+    for expected, row in confusion.items():
+        matrix.add_row(expected, *(str(row.get(d, "")) for d in decided))
+    console.print(matrix)
+    for miss in result["misses"][:misses]:
+        console.print(
+            f"  {miss['expected']} → {'asked' if miss['asked'] else miss['decided']}: {miss['text'][:100]}",
+            markup=False,
+            highlight=False,
+        )

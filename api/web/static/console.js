@@ -13,7 +13,19 @@ const status = $("console-status");
 const actionStatus = $("action-status");
 const list = $("ticket-list");
 
-const state = { key: "", merchant: "", selected: null, resolved: false, timer: 0, loading: false, lastDetail: "", lastQueue: "", tickets: [] };
+const state = {
+  key: "",
+  merchant: "",
+  selected: null,
+  resolved: false,
+  timer: 0,
+  loading: false,
+  lastDetail: "",
+  lastQueue: "",
+  lastRouted: "",
+  tickets: [],
+  intents: [],
+};
 let session = null;
 
 function ticketsPath(suffix = "") {
@@ -197,6 +209,88 @@ async function act(action, request, doneKey) {
   }
 }
 
+// -- what the bot understood, and corrections --------------------------------------------------------------
+
+const routedList = $("routed-list");
+const intentsStatus = $("intents-status");
+
+function intentsPath(suffix = "") {
+  return `${merchantPath(state.merchant)}/intents${suffix}`;
+}
+
+async function loadIntentLabels() {
+  const body = await api(intentsPath(), { key: state.key });
+  state.intents = (body.intents ?? []).map((item) => item.intent);
+}
+
+function renderRouted(messages) {
+  const snapshot = JSON.stringify(messages);
+  // Never re-render under a person choosing an intent.
+  if (snapshot === state.lastRouted || routedList.contains(document.activeElement)) return;
+  state.lastRouted = snapshot;
+  clear(routedList);
+  if (!messages.length) {
+    routedList.append(el("li", { class: "empty muted" }, [bindText(el("span"), "console.intents.empty")]));
+    return;
+  }
+  for (const message of messages) {
+    const decided = message.intent ?? "";
+    const chosen = message.corrected ?? decided;
+    const select = el(
+      "select",
+      { attrs: { "aria-label": t("console.intents.label"), "data-message": message.message_id } },
+      state.intents.map((intent) => el("option", { text: intent, attrs: { value: intent, selected: intent === chosen } })),
+    );
+    const button = el("button", {
+      class: "button-quiet",
+      attrs: { type: "button", "data-correct": message.message_id },
+      on: { click: () => correct(message, select.value, button) },
+    });
+    bindText(button, "console.intents.correct");
+    const confidence = typeof message.confidence === "number" ? ` ${Math.round(message.confidence * 100)}%` : "";
+    routedList.append(
+      el("li", { class: "routed-row", attrs: { "data-intent": decided, "data-corrected": message.corrected ?? "" } }, [
+        el("div", {}, [
+          el("p", { class: "routed-text", text: message.text }),
+          el("p", { class: "muted small" }, [
+            bindText(el("span"), "console.intents.decided"),
+            el("span", { text: `: ${decided || "—"}${confidence}` }),
+            message.corrected ? el("span", { class: "badge", text: `${t("console.intents.corrected")}: ${message.corrected}` }) : null,
+            el("span", { text: ` · ${formatTime(message.created_at)}` }),
+          ]),
+        ]),
+        el("div", { class: "routed-controls" }, [select, button]),
+      ]),
+    );
+  }
+}
+
+async function refreshRouted() {
+  if (!state.intents.length) await loadIntentLabels();
+  const body = await api(intentsPath("/messages?limit=50"), { key: state.key });
+  renderRouted(body.messages ?? []);
+}
+
+async function correct(message, intent, button) {
+  button.disabled = true;
+  showStatus(intentsStatus, "");
+  try {
+    await api(intentsPath("/corrections"), {
+      method: "POST",
+      key: state.key,
+      json: { text: message.text, intent, previous: message.intent, conversation_id: message.conversation_id },
+    });
+    showStatus(intentsStatus, t("console.intents.saved", { text: message.text.slice(0, 40), intent }), "ok");
+    state.lastRouted = "";
+    button.blur();
+    await refreshRouted();
+  } catch (error) {
+    report(error, intentsStatus);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // -- refresh loop ------------------------------------------------------------------------------------------
 
 async function tick() {
@@ -205,6 +299,7 @@ async function tick() {
   try {
     await refreshQueue();
     await loadDetail();
+    await refreshRouted();
     if (status.dataset.kind === "error" && !status.hidden) showStatus(status, "");
   } catch (error) {
     report(error);
@@ -219,6 +314,8 @@ function start({ key, merchant }) {
   state.selected = null;
   state.lastDetail = "";
   state.lastQueue = "";
+  state.lastRouted = "";
+  state.intents = [];
   $("detail").hidden = true;
   $("detail-empty").hidden = false;
   stop();
@@ -244,6 +341,7 @@ function main() {
       stop();
       state.key = "";
       clear(list);
+      clear(routedList);
     },
   });
   $("refresh").addEventListener("click", tick);
