@@ -38,20 +38,17 @@ class Thresholds:
             is about a product or an order already placed, instead of guessing.
         handoff: P(handoff_request) at or above which a request for a person is honoured even when another
             intent is on top (asking for a person is never refused).
-        min_top: below this top probability the prediction is "unsure" whatever the intent.
     """
 
     after_sales: float = 0.5
     unsure: float = 0.3
     handoff: float = 0.3
-    min_top: float = 0.25
 
     def to_dict(self) -> dict[str, float]:
         return {
             "after_sales": self.after_sales,
             "unsure": self.unsure,
             "handoff": self.handoff,
-            "min_top": self.min_top,
         }
 
 
