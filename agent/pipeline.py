@@ -283,6 +283,17 @@ class AnswerPipeline:
         with timer.stage("route"):
             decision = router.classify(normalised, lang=lang, vector=vector)
             decision = _after_clarify(decision, normalised, memory.turns)
+        if decision.unsure or decision.route == "other":
+            # A message that names one of the merchant's products (sku, title, model, brand + type) is about
+            # that product: the model knows no catalog, the structured lookup does.
+            with timer.stage("retrieve"):
+                retriever = await asyncio.to_thread(self.retrievers, merchant)
+                named = retriever.lookup(normalised) if retriever is not None and normalised else []
+            if named:
+                decision = _names_a_product(decision)
+            elif decision.route == "other" and memory.focus_sku and "cue:question" in decision.signals:
+                # "what about in forest green M?" right after a question about a product: a follow-up.
+                decision = _names_a_product(decision, "rule:follow_up_on_focus")
         result = AnswerResult(
             answer="",
             language=lang,
@@ -680,6 +691,18 @@ def _after_clarify(decision: RouteDecision, text: str, turns: Sequence[StoredMes
             decision.top,
         )
     return decision
+
+
+def _names_a_product(decision: RouteDecision, rule: str = "rule:names_a_product") -> RouteDecision:
+    return RouteDecision(
+        "product_question",
+        None,
+        decision.confidence,
+        (*decision.signals, rule),
+        "product_question",
+        False,
+        decision.top,
+    )
 
 
 def _last_aspects(turns: Sequence[StoredMessage]) -> tuple[str, ...]:

@@ -52,6 +52,7 @@ from agent.live.triage_types import (
 )
 from agent.pii import redact
 from agent.router import Route, RouteDecision
+from agent.routing.text import is_keyboard_mash
 from agent.router import classify as route_message
 from agent.textnorm import normalize_message
 
@@ -148,6 +149,8 @@ class ChatTriage:
             return self._drop("ad")
         if is_abuse(text, normalized=True):
             return self._drop("abuse")
+        if is_keyboard_mash(text):
+            return self._drop("spam")
         decision = self._classify(text, lang=None)
         signals = decision.signals
         if _SPAM_SIGNALS.intersection(signals):

@@ -42,6 +42,8 @@ _ORDER_PROBLEM = re.compile(
 )
 
 _EXCHANGE = re.compile(r"换(?!个问题)|exchange|swap|replace(?:ment)?", re.I)
+_REFUND = re.compile(r"退款|退钱|钱.{0,4}退|\brefund", re.I)
+_RETURN_REQUEST = re.compile(r"退货|(?:want|like|need) to (?:return|send)|\breturn (?:it|this|them|the)\b", re.I)
 _RETURN = re.compile(r"退货|退回|寄回|退了?回去|\breturn|send (?:it )?back|ship (?:it )?back", re.I)
 
 _BUYING_SIGNAL = re.compile(
@@ -65,9 +67,12 @@ def order_problem(text: str, has_order_id: bool) -> bool:
 
 
 def refund_kind(text: str) -> AfterSalesCategory:
-    """Exchange when an exchange is asked for, return when goods go back, otherwise refund."""
+    """Exchange when an exchange is asked for; refund when the money is named ("where is my refund?
+    I returned it"); return when goods go back; otherwise refund."""
     if _EXCHANGE.search(text):
         return "exchange"
+    if _REFUND.search(text) and not _RETURN_REQUEST.search(text):
+        return "refund"
     if _RETURN.search(text):
         return "return"
     return "refund"
