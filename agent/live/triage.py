@@ -52,8 +52,8 @@ from agent.live.triage_types import (
 )
 from agent.pii import redact
 from agent.router import Route, RouteDecision
-from agent.routing.text import is_keyboard_mash
 from agent.router import classify as route_message
+from agent.routing.text import is_keyboard_mash
 from agent.textnorm import normalize_message
 
 __all__ = [

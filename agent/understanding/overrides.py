@@ -43,7 +43,9 @@ _ORDER_PROBLEM = re.compile(
 
 _EXCHANGE = re.compile(r"换(?!个问题)|exchange|swap|replace(?:ment)?", re.I)
 _REFUND = re.compile(r"退款|退钱|钱.{0,4}退|\brefund", re.I)
-_RETURN_REQUEST = re.compile(r"退货|(?:want|like|need) to (?:return|send)|\breturn (?:it|this|them|the)\b", re.I)
+_RETURN_REQUEST = re.compile(
+    r"退货|(?:want|like|need) to (?:return|send)|\breturn (?:it|this|them|the)\b", re.I
+)
 _RETURN = re.compile(r"退货|退回|寄回|退了?回去|\breturn|send (?:it )?back|ship (?:it )?back", re.I)
 
 _BUYING_SIGNAL = re.compile(

@@ -25,7 +25,13 @@ DATASETS = Path(__file__).resolve().parents[2] / "evals" / "datasets"
 
 @pytest.mark.parametrize(
     "text",
-    ["我要找人工客服", "转人工", "人工", "I want to talk to a real person", "can I speak to a human agent please"],
+    [
+        "我要找人工客服",
+        "转人工",
+        "人工",
+        "I want to talk to a real person",
+        "can I speak to a human agent please",
+    ],
 )
 def test_a_request_for_a_person_always_hands_off(text: str) -> None:
     decision = classify(normalize_message(text))
@@ -67,7 +73,12 @@ def test_everyday_after_sales(text: str, category: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["what payment methods do you accept", "支持七天无理由退货吗", "what's your return policy", "发什么快递 几天能到"],
+    [
+        "what payment methods do you accept",
+        "支持七天无理由退货吗",
+        "what's your return policy",
+        "发什么快递 几天能到",
+    ],
 )
 def test_pre_sale_policy_questions_are_answered_not_escalated(text: str) -> None:
     decision = classify(text)
