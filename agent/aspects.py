@@ -28,7 +28,7 @@ _PATTERNS: dict[Aspect, re.Pattern[str]] = {
     "price": re.compile(
         r"\d+(?:\.\d+)?\s*(?:元|块|刀|美元|dollars?|bucks)|"
         r"多少钱|多钱|价格|什么价|啥价|(?:^|的|号)多少[?？!！。~\s]*$|卖多少|价钱|几块|几元|多少米|售价|现价|到手价|优惠|便宜|贵不贵|贵吗|划算|折扣|打折|活动价|原价|"
-        r"how much(?= (?:is|are|does|do|for|would|will|it|they|\$)|\?|$)|price|cost|\$|¥|cheap|discount|deal|on sale|expensive",
+        r"how much(?= (?:is|are|for|would|will|it|they|\$)|\?|$)|price|cost|\$|¥|cheap|discount|deal|on sale|expensive",
         re.I,
     ),
     "stock": re.compile(

@@ -90,6 +90,10 @@ class Evidence:
     others: list[Product] = field(default_factory=list)
     #: Extra text the writer may repeat (e.g. numbers from the question such as a link number).
     extra_numbers: set[Decimal] = field(default_factory=set)
+    #: Which line of `product` answers the question, by meaning (`agent.writers.matching.AspectMatch`).
+    match: Any = None
+    #: Medical or efficacy results the question asks the product to deliver ("祛斑", "cure").
+    efficacy: tuple[str, ...] = ()
 
     def citations_for_product(self, *fields: str) -> list[Citation]:
         if self.product is None:

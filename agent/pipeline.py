@@ -39,6 +39,8 @@ from agent.tickets import TicketService
 from agent.variants import match_variants
 from agent.writers.base import Draft, KindAnswer, Writer, WriteRequest
 from agent.writers.default import TemplateWriter
+from agent.writers.matching import AspectMatcher
+from knowledge.line_vectors import LineVectors
 from knowledge.retriever import HybridRetriever
 from knowledge.store import CatalogStore
 
@@ -162,8 +164,11 @@ class AnswerPipeline:
         options: PipelineOptions | None = None,
         router: IntentRouter | None = None,
         routers: RouterProvider | None = None,
+        line_vectors: LineVectors | None = None,
     ) -> None:
         self.store = store
+        self._line_vectors = line_vectors
+        self._matcher: AspectMatcher | None = None
         self._router = router
         self._routers = routers
         self.retrievers = retrievers
@@ -179,6 +184,17 @@ class AnswerPipeline:
         if self._router is None:
             self._router = default_router()
         return self._router
+
+    @property
+    def matcher(self) -> AspectMatcher:
+        """Finds the line that answers a product question by meaning (vectors of the router's embedder)."""
+        if self._matcher is None:
+            vectors = self._line_vectors
+            if vectors is None:
+                embedder = self.router.embedder
+                vectors = LineVectors(embedder.embed, embedder.name)
+            self._matcher = AspectMatcher(vectors, embed_question=self.router.vector)
+        return self._matcher
 
     def router_for(self, merchant: str) -> IntentRouter:
         """The merchant's own router (trained with their corrections) when there is one, else `router`."""
@@ -612,6 +628,9 @@ class AnswerPipeline:
                 evidence.passages = retriever.search(
                     question, k=self.options.passages_per_answer, skus=[evidence.product.sku]
                 )
+            evidence.efficacy = self.matcher.vocabulary.efficacy_terms(variant_question)
+            if "spec" in aspects or "general" in aspects or evidence.efficacy:
+                evidence.match = self.matcher.match(variant_question, evidence.product)
         if aspects.policy and retriever is not None:
             hits = [h for h in retriever.search(question, k=30) if h.passage.source.doc_id is not None]
             # Policies exist per language (and per storefront): answer from the shopper's language's.

@@ -14,6 +14,8 @@ from agent.evidence import Citation, Evidence, stock_state
 from agent.variants import available_values, option_values
 from agent.writers.base import Draft, KindAnswer, Writer, WriteRequest
 from agent.writers.lines import asks_something, best_policy_lines, best_product_lines
+from agent.writers.matching import AspectMatch
+from knowledge.aspect_vocab import packaged_vocabulary
 from knowledge.models import Product, Variant
 
 _SYMBOL = {"CNY": "¥", "RMB": "¥", "USD": "$", "HKD": "HK$", "EUR": "€", "GBP": "£", "JPY": "¥"}
@@ -54,6 +56,7 @@ class TemplateWriter(Writer):
         parts: list[str] = []
         cites: list[Citation] = []
         unanswered = False
+        hedged = False
 
         if product is not None:
             name = _name(product, request, lang)
@@ -66,7 +69,33 @@ class TemplateWriter(Writer):
             elif "stock" in aspects:
                 parts.append(_stock(product, lang, name))
                 cites.append(Citation(sku=product.sku, field="stock"))
-            if "spec" in aspects or "general" in aspects:
+            match: AspectMatch | None = ev.match
+            if ev.efficacy:
+                parts.append(_no_efficacy(product, lang, name))
+                cites.append(Citation(sku=product.sku, field="category"))
+                if product.selling_points:
+                    parts.append(_listing_says(product.selling_points[0], lang))
+                    cites.append(Citation(sku=product.sku, field="selling_points"))
+            elif ("spec" in aspects or "general" in aspects) and match is not None:
+                best = match.best
+                if best is not None and match.verdict == "answer":
+                    parts.append(_spec(best.text, lang))
+                    cites.append(best.citation)
+                elif "general" in aspects and not parts and not asks_something(request.question, product):
+                    parts.append(_summary(product, lang))
+                    cites.append(Citation(sku=product.sku, field="selling_points"))
+                elif request.kind is not None and not parts:
+                    parts.append(_kind(product, lang, name, request.kind))
+                    cites.append(Citation(sku=product.sku, field="category"))
+                elif best is not None and match.verdict == "unsure":
+                    parts.append(_nearest(best.text, _labels(match.asked, lang), lang))
+                    cites.append(best.citation)
+                    hedged = True
+                elif parts:
+                    unanswered = True
+                else:
+                    return _not_stated(request, _labels(match.asked, lang), lang)
+            elif "spec" in aspects or "general" in aspects:
                 lines = best_product_lines(request.question, product, ev.passages)
                 if lines:
                     parts.append(_spec(lines[0].text, lang))
@@ -94,8 +123,10 @@ class TemplateWriter(Writer):
         text = "".join(parts) if lang == "zh" else " ".join(parts)
         if unanswered:
             text += _partial_refusal(lang)
-        confidence = 0.9 if not unanswered else 0.6
-        return Draft(text=text, citations=_unique(cites), confidence=confidence)
+        confidence = 0.5 if hedged else 0.9 if not unanswered else 0.6
+        return Draft(
+            text=text, citations=_unique(cites), confidence=confidence, refused=hedged and len(parts) == 1
+        )
 
     def compose_products(
         self, products: list[Product], route: str, lang: str, *, links: Mapping[str, int] | None = None
@@ -265,6 +296,54 @@ def _variants(product: Product, ev: Evidence, lang: str, name: str) -> str:
 def _spec(line: str, lang: str) -> str:
     line = line.rstrip("。.；; ")
     return f"根据商品信息：{line}。" if lang == "zh" else f"From the product details: {line}."
+
+
+def _labels(aspects: tuple[str, ...], lang: str) -> str:
+    vocab = packaged_vocabulary()
+    names = [vocab.label(a, lang) for a in aspects[:2]]
+    return _join(names, lang) if names else ""
+
+
+def _nearest(line: str, asked: str, lang: str) -> str:
+    """The margin rule: the nearest line, said to be only the nearest."""
+    line = line.rstrip("。.；; ")
+    if lang == "zh":
+        what = f"{asked}" if asked else "您问的这一点"
+        return f"商品资料里没有直接写{what}，最接近的信息是：{line}。不确定是否就是您想问的，需要的话可以帮您转人工确认。"
+    what = f"the {asked}" if asked else "exactly that"
+    return (
+        f"The listing doesn't state {what} directly; the nearest detail is: {line}. "
+        "I'm not sure that is what you asked, so I can pass it to a person on our team if you like."
+    )
+
+
+def _not_stated(request: WriteRequest, asked: str, lang: str) -> Draft:
+    """Honest absence: the listing does not state the asked aspect; no other fact stands in for it."""
+    offer = request.channel == "chat"
+    if lang == "zh":
+        text = f"商品资料里没有写{asked or '这一点'}，我不能乱说哦。"
+        if offer:
+            text += "需要的话我可以帮您转人工客服确认。"
+    else:
+        text = f"The listing doesn't state {('the ' + asked) if asked else 'that'}, so I won't guess."
+        if offer:
+            text += " I can pass your question to a person on our team if you like."
+    return Draft(text=text, confidence=0.2, refused=True)
+
+
+def _no_efficacy(product: Product, lang: str, name: str) -> str:
+    """A medical or efficacy question: the product makes no such claim and is not a medicine."""
+    if lang == "zh":
+        return f"{name}是普通商品，不是药品，商品资料里没有这类功效的说明，我们也不做这样的承诺；有皮肤或健康问题请咨询医生。"
+    return (
+        f"The {name} is not a medicine: the listing makes no such claim and we don't promise that result; "
+        "it is no substitute for treatment, so please ask a doctor about a health or skin condition."
+    )
+
+
+def _listing_says(line: str, lang: str) -> str:
+    line = line.rstrip("。.；; ")
+    return f"商品资料里写的是：{line}。" if lang == "zh" else f"What the listing does say: {line}."
 
 
 def _policy(line: str, citation: Citation, lang: str) -> str:

@@ -87,6 +87,13 @@ def run_command(
         typer.Option(help="Data directory for the in-process run (default: a fresh temporary one)"),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="Run only the first N cases")] = None,
+    catalog: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--catalog",
+            help="Catalog files the cases are about (repeat the option; default: the demo catalog)",
+        ),
+    ] = None,
     gate_file: Annotated[
         Path | None,
         typer.Option("--gate", help="Baseline JSON: exit 1 on a regression beyond its tolerances"),
@@ -120,6 +127,10 @@ def run_command(
         except ValueError as exc:
             raise fail(str(exc), 2) from exc
     cases = [lc.case for lc in loaded][: limit if limit else None]
+    catalog_files = list(catalog or []) or demo_catalog_files()
+    for path in catalog_files:
+        if not path.is_file():
+            raise fail(f"--catalog {path}: no such file", 2)
     with tempfile.TemporaryDirectory(prefix="anchor-eval-") as tmp:
         settings_args: dict[str, Any] = {"data_dir": data_dir or Path(tmp)}
         if embedder:
@@ -130,13 +141,13 @@ def run_command(
         services: Services | None = None
         backend: Backend
         if url:
-            ref = Reference.from_files(demo_catalog_files())
+            ref = Reference.from_files(catalog_files)
             backend = HttpBackend(url, merchant, api_key=api_key)
         else:
             services = Services(settings)
             try:
                 with progress_bar() as bar:
-                    ref = prepare_services(services, merchant, progress=bar)
+                    ref = prepare_services(services, merchant, catalog_files, progress=bar)
             except (RuntimeError, ValueError) as exc:
                 raise fail(str(exc)) from exc
             try:
@@ -148,7 +159,9 @@ def run_command(
         if problems:
             raise fail(str(DatasetError(problems)), 2)
         outcomes = asyncio.run(_run_with_bar(cases, backend, ref))
-        dev = None if services is None or no_retrieval else retrieval_dev(services, merchant)
+        # The retrieval dev set is about the demo catalog.
+        demo = catalog is None or not catalog
+        dev = None if services is None or no_retrieval or not demo else retrieval_dev(services, merchant)
         meta = {
             "mode": "http" if url else "in-process",
             "url": url or "",
@@ -156,6 +169,7 @@ def run_command(
             "writer": writer,
             "merchant": merchant,
             "datasets": ", ".join(p.name for p in _datasets(list(datasets or []))),
+            "catalog": ", ".join(p.name for p in catalog_files),
         }
         report = build_report(EvalRun(outcomes, meta=meta, retrieval_dev=dev))
         if services is not None:

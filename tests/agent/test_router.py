@@ -178,11 +178,11 @@ def test_order_id_extraction(text: str, expected: tuple[str, ...]) -> None:
 
 
 def test_dev_set_floor() -> None:
-    """The independent dev set (the thresholds were chosen on it, so this is a floor, not a measurement)."""
+    """The dev sets (the thresholds were chosen on them, so this is a floor, not a measurement)."""
     dev_files = sorted((DATA_DIR / "dev").glob("*.jsonl"))
     result = report(score(default_router(), load_examples(dev_files)))["overall"]
-    assert result["n"] >= 300
-    assert result["handoff_recall"] == 1.0
+    assert result["n"] >= 900
+    assert result["handoff_recall"] >= 0.98
     assert result["after_sales_recall"] >= 0.95
     assert result["presale_false_escalation"] <= 0.1
     assert result["route_accuracy"] >= 0.9
