@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from knowledge.aspect_vocab import packaged_vocabulary
+
 Aspect = Literal[
     "price",
     "stock",
@@ -88,6 +90,9 @@ class AspectSet:
 def detect_aspects(text: str) -> AspectSet:
     """Aspects of a (normalised) question."""
     found: list[Aspect] = [aspect for aspect, pattern in _PATTERNS.items() if pattern.search(text)]
+    if "stock" not in found and "availability" in packaged_vocabulary().asked(text):
+        # "还能买到吗", "can I still get one?": availability in any words (the aspect vocabulary's).
+        found.append("stock")
     # "有XL吗" asks whether a size is available: a stock question about a variant.
     if (
         "variants" in found

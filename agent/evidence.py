@@ -94,6 +94,9 @@ class Evidence:
     match: Any = None
     #: Medical or efficacy results the question asks the product to deliver ("祛斑", "cure").
     efficacy: tuple[str, ...] = ()
+    #: The answering line's quantities in the unit the question asks in (`knowledge.units.Conversion`);
+    #: their numbers are in `extra_numbers`, derived from the catalog's.
+    conversions: list[Any] = field(default_factory=list)
 
     def citations_for_product(self, *fields: str) -> list[Citation]:
         if self.product is None:

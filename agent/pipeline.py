@@ -43,6 +43,7 @@ from agent.writers.matching import AspectMatcher
 from knowledge.line_vectors import LineVectors
 from knowledge.retriever import HybridRetriever
 from knowledge.store import CatalogStore
+from knowledge.units import conversions_for
 
 RetrieverProvider = Callable[[str], HybridRetriever | None]
 RouterProvider = Callable[[str], IntentRouter]
@@ -624,6 +625,9 @@ class AnswerPipeline:
             vq = match_variants(evidence.product, variant_question)
             evidence.asked_variants = list(vq.matched)
             evidence.missing_options = list(vq.missing)
+            for missing in vq.missing:
+                # "没有2.2米这个规格": the shopper's own number, quoted back.
+                evidence.extra_numbers |= numbers_in(missing)
             if retriever is not None:
                 evidence.passages = retriever.search(
                     question, k=self.options.passages_per_answer, skus=[evidence.product.sku]
@@ -631,6 +635,11 @@ class AnswerPipeline:
             evidence.efficacy = self.matcher.vocabulary.efficacy_terms(variant_question)
             if "spec" in aspects or "general" in aspects or evidence.efficacy:
                 evidence.match = self.matcher.match(variant_question, evidence.product)
+                best = evidence.match.best
+                if best is not None:
+                    evidence.conversions = conversions_for(variant_question, best.text)
+                    for conversion in evidence.conversions:
+                        evidence.extra_numbers |= set(conversion.values)
         if aspects.policy and retriever is not None:
             hits = [h for h in retriever.search(question, k=30) if h.passage.source.doc_id is not None]
             # Policies exist per language (and per storefront): answer from the shopper's language's.

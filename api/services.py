@@ -25,6 +25,7 @@ from api.settings import Settings
 from knowledge.embedders import CachedEmbedder, Embedder, make_embedder
 from knowledge.importer import CatalogImporter, ImportReport
 from knowledge.index import CatalogIndex
+from knowledge.line_vectors import LineVectors
 from knowledge.models import ProgressFn
 from knowledge.retriever import HybridRetriever
 from knowledge.store import CatalogStore, create_engine_for
@@ -62,6 +63,7 @@ class Services:
         self._store: CatalogStore | None = None
         self._embedder: Embedder | None = None
         self._router: IntentRouter | None = None
+        self._line_vectors: LineVectors | None = None
         self._merchant_routers: dict[str, tuple[int, IntentRouter]] = {}
         self._retrievers: dict[str, tuple[int, HybridRetriever]] = {}
         self._conversations: ConversationStore | None = None
@@ -122,6 +124,7 @@ class Services:
                     options=PipelineOptions(max_message_chars=self.settings.max_message_chars),
                     router=self.router,
                     routers=self.router_for,
+                    line_vectors=self.line_vectors,
                 )
             return self._pipeline
 
@@ -255,6 +258,18 @@ class Services:
                 self._router = IntentRouter.load(self.settings.intent_model, embedder=self.embedder)
             return self._router
 
+    @property
+    def line_vectors(self) -> LineVectors:
+        """Sentence vectors of catalog lines (for answering by meaning), in the router's vector space,
+        computed at ingest and kept in ``<data dir>/index/line_vectors.npz``."""
+        router = self.router
+        with self._lock:
+            if self._line_vectors is None:
+                embedder = router.embedder
+                path = self.settings.data_dir / "index" / "line_vectors.npz"
+                self._line_vectors = LineVectors(embedder.embed, embedder.name, path)
+            return self._line_vectors
+
     def merchant_model_path(self, merchant: str) -> Path:
         """Where `anchor router train --merchant M` writes the merchant's own intent model."""
         return self.settings.data_dir / "models" / f"intents-{check_merchant_id(merchant)}.npz"
@@ -322,6 +337,14 @@ class Services:
         )
         with self._lock:
             self._retrievers.pop(merchant, None)
+        if report.applied:
+            # The vectors of every answerable line, so a question embeds only itself.
+            products = self.store.all_products(merchant)
+            if progress is not None:
+                progress("line vectors", 0, len(products))
+            self.line_vectors.prime(products)
+            if progress is not None:
+                progress("line vectors", len(products), len(products))
         return report
 
     def rebuild_index(self, merchant: str, progress: ProgressFn | None = None) -> object:

@@ -7,16 +7,17 @@ the evidence does not answer the question.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from agent.evidence import Citation, Evidence, stock_state
-from agent.variants import available_values, option_values
+from agent.variants import available_values, option_label, value_states
 from agent.writers.base import Draft, KindAnswer, Writer, WriteRequest
 from agent.writers.lines import asks_something, best_policy_lines, best_product_lines
 from agent.writers.matching import AspectMatch
 from knowledge.aspect_vocab import packaged_vocabulary
 from knowledge.models import Product, Variant
+from knowledge.units import Conversion
 
 _SYMBOL = {"CNY": "¥", "RMB": "¥", "USD": "$", "HKD": "HK$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
@@ -60,7 +61,7 @@ class TemplateWriter(Writer):
 
         if product is not None:
             name = _name(product, request, lang)
-            if "price" in aspects:
+            if "price" in aspects and not ev.asked_variants:
                 parts.append(_price(product, lang, name))
                 cites.append(Citation(sku=product.sku, field="price"))
             if "variants" in aspects or ev.asked_variants or ev.missing_options:
@@ -79,7 +80,7 @@ class TemplateWriter(Writer):
             elif ("spec" in aspects or "general" in aspects) and match is not None:
                 best = match.best
                 if best is not None and match.verdict == "answer":
-                    parts.append(_spec(best.text, lang))
+                    parts.append(_spec(best.text, lang, ev.conversions))
                     cites.append(best.citation)
                 elif "general" in aspects and not parts and not asks_something(request.question, product):
                     parts.append(_summary(product, lang))
@@ -245,22 +246,52 @@ def _variant_label(variant: Variant, lang: str) -> str:
     return ("/".join(values) if lang == "zh" else " / ".join(values)) or variant.sku
 
 
+def _value_state(value: str, state: str, count: int | None, lang: str) -> str:
+    if lang == "zh":
+        said = {
+            "in_stock": "有货",
+            "low": f"仅剩{count}件",
+            "sold_out": "已售罄",
+            "some_sold_out": "部分已售罄",
+            "unknown": "",
+        }[state]
+        return f"{value}{said}"
+    said = {
+        "in_stock": "in stock",
+        "low": f"only {count} left",
+        "sold_out": "sold out",
+        "some_sold_out": "sold out in some combinations",
+        "unknown": "",
+    }[state]
+    return f"{value} ({said})" if said else value
+
+
+def _every_option(product: Product, lang: str) -> str:
+    """Every option value with its state, under natural labels ("尺码：S有货、XL已售罄；颜色：…")."""
+    groups: list[str] = []
+    for key, rows in value_states(product).items():
+        label = option_label(key, lang)
+        listed = [_value_state(value, state, count, lang) for value, state, count in rows]
+        if lang == "zh":
+            groups.append(f"{label}有{len(rows)}种：" + "、".join(listed))
+        else:
+            groups.append(f"{len(rows)} {label}{'s' if len(rows) > 1 else ''}: " + ", ".join(listed))
+    return "；".join(groups) if lang == "zh" else "; ".join(groups)
+
+
 def _variants(product: Product, ev: Evidence, lang: str, name: str) -> str:
     if not product.variants:
         if lang == "zh":
             return f"{name}只有一个规格，目前{_stock_phrase(product.total_stock(), lang)}。"
         return f"The {name} comes in a single version; it is {_stock_phrase(product.total_stock(), lang)}."
-    all_values = option_values(product)
     available = available_values(product)
     out: list[str] = []
     if ev.missing_options:
-        listed = "；".join(f"{k}：{'、'.join(v)}" for k, v in all_values.items())
-        listed_en = "; ".join(f"{k}: {', '.join(v)}" for k, v in all_values.items())
         missing = _join(list(ev.missing_options), lang)
         out.append(
-            f"{name}没有{missing}这个规格，可选的有{listed}。"
+            f"{name}没有{missing}这个规格，{_every_option(product, lang)}。"
             if lang == "zh"
-            else f"The {name} does not come in {missing}; the options are {listed_en}."
+            else f"The {name} does not come in {missing}. It comes in {_every_option(product, lang)}."
         )
     if ev.asked_variants:
         for variant in ev.asked_variants[:4]:
@@ -273,18 +304,23 @@ def _variants(product: Product, ev: Evidence, lang: str, name: str) -> str:
             )
             price_en = f" at {money(variant.price, product.currency)}" if variant.price is not None else ""
             out.append(f"{label}{phrase}{price}。" if lang == "zh" else f"{label} is {phrase}{price_en}.")
+        if len(ev.asked_variants) > 4:
+            more = len(ev.asked_variants) - 4
+            out.append(
+                f"另有{more}个组合，可以告诉我具体规格。"
+                if lang == "zh"
+                else f"{more} more combinations; tell me which one."
+            )
         if all((v.stock is not None and v.stock <= 0) for v in ev.asked_variants) and available:
-            others = "；".join(f"{k}：{'、'.join(v)}" for k, v in available.items())
-            others_en = "; ".join(f"{k}: {', '.join(v)}" for k, v in available.items())
+            others = "；".join(f"{option_label(k, lang)}：{'、'.join(v)}" for k, v in available.items())
+            others_en = "; ".join(f"{option_label(k, lang)}: {', '.join(v)}" for k, v in available.items())
             out.append(f"目前还有货的有{others}。" if lang == "zh" else f"Still available: {others_en}.")
     elif not ev.missing_options:
         if available:
-            listed = "；".join(f"{k}：{'、'.join(v)}" for k, v in available.items())
-            listed_en = "; ".join(f"{k}: {', '.join(v)}" for k, v in available.items())
             out.append(
-                f"{name}目前有货的规格：{listed}。"
+                f"{name}的{_every_option(product, lang)}。"
                 if lang == "zh"
-                else f"The {name} is available in {listed_en}."
+                else f"The {name} comes in {_every_option(product, lang)}."
             )
         else:
             out.append(
@@ -293,9 +329,16 @@ def _variants(product: Product, ev: Evidence, lang: str, name: str) -> str:
     return "".join(out) if lang == "zh" else " ".join(out)
 
 
-def _spec(line: str, lang: str) -> str:
+def _spec(line: str, lang: str, conversions: Sequence[Conversion] = ()) -> str:
     line = line.rstrip("。.；; ")
-    return f"根据商品信息：{line}。" if lang == "zh" else f"From the product details: {line}."
+    converted = (
+        "；".join(c.text(lang) for c in conversions)
+        if lang == "zh"
+        else "; ".join(c.text(lang) for c in conversions)
+    )
+    if lang == "zh":
+        return f"根据商品信息：{line}" + (f"（{converted}）" if converted else "") + "。"
+    return f"From the product details: {line}" + (f" ({converted})" if converted else "") + "."
 
 
 def _labels(aspects: tuple[str, ...], lang: str) -> str:
