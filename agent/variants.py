@@ -160,7 +160,7 @@ def measure_keys(text: str) -> set[str]:
                 keys.add(f"len:{round(float(number) * factor, 0):g}")
     for match in _COUNT.finditer(text):
         number = match.group(1) or match.group(2) or match.group(3)
-        if number:
+        if number and int(number) > 1:  # "一盒几片" asks per box; "1件" names no pack
             keys.add(f"count:{int(number)}")
     for q in quantities(text):
         if q.dimension == "mass":

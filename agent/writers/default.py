@@ -273,9 +273,9 @@ def _every_option(product: Product, lang: str) -> str:
         label = option_label(key, lang)
         listed = [_value_state(value, state, count, lang) for value, state, count in rows]
         if lang == "zh":
-            groups.append(f"{label}有{len(rows)}种：" + "、".join(listed))
+            groups.append(f"{label}有" + "、".join(listed))
         else:
-            groups.append(f"{len(rows)} {label}{'s' if len(rows) > 1 else ''}: " + ", ".join(listed))
+            groups.append(f"{label}{'s' if len(rows) > 1 else ''} " + ", ".join(listed))
     return "；".join(groups) if lang == "zh" else "; ".join(groups)
 
 

@@ -46,11 +46,11 @@ class MatchParams:
     """
 
     w_lex: float = 0.7
-    w_aspect: float = 0.1
+    w_aspect: float = 0.2
     #: Extra weight when an attribute's own key names the asked aspect ("容量" for "能装多少").
     w_key: float = 0.2
     accept: float = 0.65
-    accept_meets: float = 0.2
+    accept_meets: float = 0.5
     accept_miss: float = 0.7
     nearest: float = 0.45
 
@@ -142,7 +142,9 @@ class AspectMatcher:
         naming = f"{product.brand} {product.title} {product.sku}"
         about = without_naming(question, naming)
         asked = set(self.asked_about(question, about))
-        terms = question_terms(question, naming=naming)
+        # Words that only name the product are not asked about, unless nothing else is ("1号是加绒的吗"
+        # about a 加绒 hoodie asks whether it is 加绒).
+        terms = question_terms(question, naming=naming) or question_terms(question)
         dense: np.ndarray = np.zeros(len(lines), dtype=np.float32)
         qv = question_vector
         if qv is None and self.embed_question is not None:
@@ -161,8 +163,7 @@ class AspectMatcher:
                 text, Citation(sku=product.sku, field=fld), 0.0, float(cos), lexical, aspects, key_aspects
             )
             scored.append(_rescore(line, asked, p))
-        scored.sort(key=lambda s: s.score, reverse=True)
-        return scored
+        return _ranked(scored, tuple(asked))
 
     def match(
         self, question: str, product: Product, question_vector: np.ndarray | None = None
@@ -207,9 +208,20 @@ def decide(scored: list[ScoredLine], asked: Sequence[str], p: MatchParams) -> st
 
 def rescore(lines: Sequence[ScoredLine], asked: Sequence[str], p: MatchParams) -> list[ScoredLine]:
     """Lines re-scored under other params, best first (for tuning)."""
-    out = [_rescore(s, set(asked), p) for s in lines]
-    out.sort(key=lambda s: s.score, reverse=True)
-    return out
+    return _ranked([_rescore(s, set(asked), p) for s in lines], asked)
+
+
+def _ranked(lines: list[ScoredLine], asked: Sequence[str]) -> list[ScoredLine]:
+    """Best first; when the question names an aspect and some line is about it, those lines come first
+    (a line that shares a word but is about another aspect — "40 h with ANC on" for "does it have ANC?" —
+    does not outrank the line about the asked aspect)."""
+    lines.sort(key=lambda s: s.score, reverse=True)
+    if asked:
+        meeting = [s for s in lines if asked_meets(s, asked)]
+        if meeting:
+            rest = [s for s in lines if not asked_meets(s, asked)]
+            return meeting + rest
+    return lines
 
 
 def without_naming(question: str, naming: str) -> str:

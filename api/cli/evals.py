@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -341,6 +342,67 @@ def intents_command(
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     print_intent_report(result, misses)
+
+
+@eval_app.command("aspects")
+def aspects_command(
+    datasets: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Answer datasets (default: answers_*.jsonl and aspects_dev.jsonl)"),
+    ] = None,
+    catalog: Annotated[
+        list[Path] | None, typer.Option("--catalog", help="Catalog files (default: the demo catalog)")
+    ] = None,
+    tune: Annotated[
+        bool, typer.Option("--tune", help="Also search the weights and cuts on these cases")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+    misses: Annotated[int, typer.Option(help="Print up to N cases the matcher got wrong")] = 0,
+) -> None:
+    """Score aspect matching alone: is the chosen line the one holding the expected attribute, and is
+    nothing chosen when the listing does not state what is asked? (`--tune`: only on dev sets.)"""
+    from agent.writers.matching import AspectMatcher
+    from evals.aspects_dev import aspect_cases, score_cases
+    from evals.aspects_dev import tune as tune_params
+    from knowledge.embedders import UseEmbedder
+    from knowledge.line_vectors import LineVectors
+
+    files = list(datasets or []) or [*_datasets([]), DEFAULT_DATASETS / "aspects_dev.jsonl"]
+    try:
+        loaded = load_cases(files)
+    except DatasetError as exc:
+        raise fail(str(exc), 2) from exc
+    ref = Reference.from_files(list(catalog or []) or demo_catalog_files())
+    cases = aspect_cases([lc.case for lc in loaded], ref)
+    if not cases:
+        raise fail("no aspect cases: they need an attribute fact or refuse: true with a product", 2)
+    embedder = UseEmbedder()
+    matcher = AspectMatcher(LineVectors(embedder.embed, embedder.name))
+    result: dict[str, Any] = {"cases": len(cases), "params": asdict(matcher.params)}
+    result["current"] = score_cases(cases, ref, matcher, embedder.embed)
+    if tune:
+        params, metrics = tune_params(cases, ref, matcher, embedder.embed)
+        result["tuned"] = {"params": asdict(params), **metrics}
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"Aspect matching on {len(cases)} cases (rates in %)")
+    for column in ("params", "right", "wrong", "unsure", "refused", "not stated ok", "unstated answered"):
+        table.add_column(column, justify="right" if column != "params" else "left")
+    rows = [("current", result["current"])] + ([("tuned", result["tuned"])] if tune else [])
+    for name, m in rows:
+        table.add_row(
+            name,
+            *(
+                f"{100 * m[k]:.1f}"
+                for k in ("right", "wrong", "unsure", "refused", "honest_absence", "unstated_answered")
+            ),
+        )
+    console.print(table)
+    if tune:
+        console.print(f"tuned params: {result['tuned']['params']}")
+    for miss in result["current"]["misses"][:misses]:
+        console.print(f"  {miss['id']}: {miss['question']!r} → {miss['got']!r} (want {miss['want']})")
 
 
 _INTENT_COLUMNS = (

@@ -3,6 +3,7 @@ on disk."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def test_a_broken_vocabulary_names_the_file_and_entry(tmp_path: Path) -> None:
 def test_line_vectors_are_kept_and_reused(tmp_path: Path) -> None:
     calls: list[int] = []
 
-    def embed(texts: list[str] | tuple[str, ...]) -> np.ndarray:
+    def embed(texts: Sequence[str]) -> np.ndarray:
         calls.append(len(texts))
         return np.array([[float(len(t)), 1.0, 0.0] for t in texts], dtype=np.float32)
 
