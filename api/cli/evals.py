@@ -405,6 +405,20 @@ def aspects_command(
         console.print(f"  {miss['id']}: {miss['question']!r} → {miss['got']!r} (want {miss['want']})")
 
 
+def _short_codes(names: list[str]) -> dict[str, str]:
+    """Two- or three-letter codes for column heads ("refund_return_exchange" → "rre"), unique."""
+    codes: dict[str, str] = {}
+    for name in names:
+        parts = [p for p in name.split("_") if p]
+        code = "".join(p[0] for p in parts) if len(parts) > 1 else name[:3]
+        base, n = code, 2
+        while code in codes.values():
+            code = f"{base}{n}"
+            n += 1
+        codes[name] = code
+    return codes
+
+
 _INTENT_COLUMNS = (
     ("n", "n", "count"),
     ("intent_accuracy", "intent acc %", "rate"),
@@ -428,14 +442,26 @@ def print_intent_report(result: dict[str, Any], misses: int = 0) -> None:
         table.add_row(name, *(cell(summary.get(key), kind) for key, _label, kind in _INTENT_COLUMNS))
     console.print(table)
     confusion: dict[str, dict[str, int]] = result["confusion"]
-    decided = sorted({d for row in confusion.values() for d in row})
-    matrix = Table(title="confusion: expected (rows) → decided (columns)", show_lines=False)
-    matrix.add_column("expected")
+    names = list(dict.fromkeys([*confusion, *sorted({d for row in confusion.values() for d in row})]))
+    codes = _short_codes(names)
+    decided = [n for n in names if any(n in row for row in confusion.values())]
+    matrix = Table(
+        title="confusion: expected (rows) → decided (columns); the diagonal is right",
+        show_lines=False,
+        padding=(0, 0),
+    )
+    matrix.add_column("", no_wrap=True)
     for d in decided:
-        matrix.add_column(d[:8], justify="right")
+        matrix.add_column(codes[d], justify="right", min_width=3)
     for expected, row in confusion.items():
-        matrix.add_row(expected, *(str(row.get(d, "")) for d in decided))
+        cells = []
+        for d in decided:
+            count = row.get(d)
+            text = "" if not count else str(count)
+            cells.append(f"[bold]{text}[/]" if d == expected and text else text)
+        matrix.add_row(codes[expected], *cells)
     console.print(matrix)
+    console.print("  " + "  ".join(f"{codes[n]}={n}" for n in names), highlight=False)
     for miss in result["misses"][:misses]:
         console.print(
             f"  {miss['expected']} → {'asked' if miss['asked'] else miss['decided']}: {miss['text'][:100]}",
