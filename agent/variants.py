@@ -347,7 +347,14 @@ def match_variants(product: Product, question: str) -> VariantQuery:
             missing.append(size)
     value_measures = {k for val in all_values for k in measure_keys(val)}
     if asked_measures and value_measures and not named_by_option:
-        kinds = {k.split(":")[0] for k in value_measures}
+        # Only a measure every value of an option is named by ("1.5m床", "2.0m床") can be missing; "20斤的宝宝"
+        # against "M码(6-11kg)" is the shopper's own weight, not an option.
+        kinds = {
+            kind
+            for values in option_values(product).values()
+            for kind in ("len", "count", "vol")
+            if all(any(k.startswith(kind + ":") for k in measure_keys(v)) for v in values)
+        }
         for key in sorted(asked_measures):
             if key.split(":")[0] in kinds and key not in value_measures:
                 missing.append(_measure_text(key, question))
@@ -423,7 +430,7 @@ def option_label(key: str, lang: str) -> str:
 def value_states(product: Product) -> dict[str, list[tuple[str, str, int | None]]]:
     """Option key → [(value, state, count)] for every value, in catalog order; state is "in_stock", "low",
     "sold_out", "some_sold_out" (sold out in some combinations only) or "unknown"; count is the total
-    stock of a low value."""
+    stock of a low value; "mixed" when its combinations differ (some low, some plenty)."""
     out: dict[str, list[tuple[str, str, int | None]]] = {}
     for key, values in option_values(product).items():
         rows: list[tuple[str, str, int | None]] = []
@@ -434,11 +441,25 @@ def value_states(product: Product) -> dict[str, list[tuple[str, str, int | None]
                 rows.append((value, "unknown", None))
             elif all(s <= 0 for s in known):
                 rows.append((value, "sold_out", 0))
-            elif any(s <= 0 for s in known):
-                rows.append((value, "some_sold_out", None))
-            elif sum(known) <= 5:
-                rows.append((value, "low", sum(known)))
+            elif any(s <= 0 for s in known) or len({_state_of(s) for s in known}) > 1:
+                rows.append((value, "some_sold_out" if any(s <= 0 for s in known) else "mixed", None))
+            elif len(known) == 1 and _state_of(known[0]) == "low":
+                rows.append((value, "low", known[0]))
             else:
                 rows.append((value, "in_stock", None))
         out[key] = rows
     return out
+
+
+def _state_of(stock: int) -> str:
+    from agent.evidence import stock_state
+
+    return stock_state(stock)
+
+
+def asked_options(product: Product, question: str) -> list[str]:
+    """The option keys a question asks about by kind ("有几种尺码" → the size option; "what colours" →
+    the colour option); [] when it names none of the product's option kinds."""
+    wanted = [names["en"] for pattern, names in _LABELS if pattern.search(question)]
+    keys = list(option_values(product))
+    return [k for k in keys if option_label(k, "en") in wanted or k.lower() in question.lower()]

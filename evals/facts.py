@@ -258,7 +258,24 @@ def product_numbers(product: Product) -> set[Decimal]:
     for variant in product.variants:
         if variant.price is not None:
             found.add(variant.price.normalize())
-    return found
+    return found | converted_numbers(record)
+
+
+_TARGET_UNITS = ("g", "kg", "斤", "lb", "oz", "ml", "l", "fl oz", "cup", "mm", "cm", "m", "in", "ft", "°c", "°f")
+
+
+def converted_numbers(text: str) -> set[Decimal]:
+    """The catalog's quantities in every other unit, rounded as the answers round them: an answer may
+    state "3.6kg约合7.2斤" (derived evidence), and nothing else new."""
+    from knowledge.units import convert, quantities, rounded
+
+    out: set[Decimal] = set()
+    for quantity in quantities(text):
+        for unit in _TARGET_UNITS:
+            value = convert(quantity, unit)
+            if value is not None:
+                out.add(rounded(value))
+    return out
 
 
 def unsupported_numbers(

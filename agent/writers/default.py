@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from agent.evidence import Citation, Evidence, stock_state
-from agent.variants import available_values, option_label, value_states
+from agent.variants import asked_options, available_values, option_label, value_states
 from agent.writers.base import Draft, KindAnswer, Writer, WriteRequest
 from agent.writers.lines import asks_something, best_policy_lines, best_product_lines
 from agent.writers.matching import AspectMatch
@@ -65,7 +65,7 @@ class TemplateWriter(Writer):
                 parts.append(_price(product, lang, name))
                 cites.append(Citation(sku=product.sku, field="price"))
             if "variants" in aspects or ev.asked_variants or ev.missing_options:
-                parts.append(_variants(product, ev, lang, name))
+                parts.append(_variants(product, ev, lang, name, request.question))
                 cites.append(Citation(sku=product.sku, field="variants"))
             elif "stock" in aspects:
                 parts.append(_stock(product, lang, name))
@@ -253,6 +253,7 @@ def _value_state(value: str, state: str, count: int | None, lang: str) -> str:
             "low": f"仅剩{count}件",
             "sold_out": "已售罄",
             "some_sold_out": "部分已售罄",
+            "mixed": "有货（部分规格库存紧张）",
             "unknown": "",
         }[state]
         return f"{value}{said}"
@@ -261,25 +262,47 @@ def _value_state(value: str, state: str, count: int | None, lang: str) -> str:
         "low": f"only {count} left",
         "sold_out": "sold out",
         "some_sold_out": "sold out in some combinations",
+        "mixed": "in stock, low in some combinations",
         "unknown": "",
     }[state]
     return f"{value} ({said})" if said else value
 
 
-def _every_option(product: Product, lang: str) -> str:
-    """Every option value with its state, under natural labels ("尺码：S有货、XL已售罄；颜色：…")."""
+def _every_option(product: Product, lang: str, only: Sequence[str] = ()) -> str:
+    """Every option value with its state, one clause each, under natural labels ("尺码：S有货；XL已售罄。颜色：…").
+
+    A value sold out in some combinations only is given per combination ("粉色/XL已售罄；粉色/M有货"), so no
+    clause says "in stock" of something that is not.
+    """
     groups: list[str] = []
+    per_combination = len(product.variants) <= 16
     for key, rows in value_states(product).items():
+        if only and key not in only:
+            continue
         label = option_label(key, lang)
-        listed = [_value_state(value, state, count, lang) for value, state, count in rows]
+        listed: list[str] = []
+        for value, state, count in rows:
+            if state in ("some_sold_out", "mixed") and per_combination:
+                for variant in product.variants:
+                    if variant.options.get(key) == value:
+                        listed.append(_variant_clause(variant, lang))
+            else:
+                listed.append(_value_state(value, state, count, lang))
         if lang == "zh":
-            groups.append(f"{label}有" + "、".join(listed))
+            groups.append(f"{label}：" + "；".join(listed))
         else:
-            groups.append(f"{label}{'s' if len(rows) > 1 else ''} " + ", ".join(listed))
-    return "；".join(groups) if lang == "zh" else "; ".join(groups)
+            groups.append(f"{label.capitalize()}{'s' if len(rows) > 1 else ''}: " + "; ".join(listed))
+    return "。".join(groups) if lang == "zh" else ". ".join(groups)
 
 
-def _variants(product: Product, ev: Evidence, lang: str, name: str) -> str:
+def _variant_clause(variant: Variant, lang: str) -> str:
+    label = _variant_label(variant, lang)
+    phrase = _stock_phrase(variant.stock, lang)
+    return f"{label}{phrase}" if lang == "zh" else f"{label}: {phrase}"
+
+
+def _variants(product: Product, ev: Evidence, lang: str, name: str, question: str = "") -> str:
+    asked = asked_options(product, question)
     if not product.variants:
         if lang == "zh":
             return f"{name}只有一个规格，目前{_stock_phrase(product.total_stock(), lang)}。"
@@ -289,9 +312,9 @@ def _variants(product: Product, ev: Evidence, lang: str, name: str) -> str:
     if ev.missing_options:
         missing = _join(list(ev.missing_options), lang)
         out.append(
-            f"{name}没有{missing}这个规格，{_every_option(product, lang)}。"
+            f"{name}没有{missing}这个规格。{_every_option(product, lang)}。"
             if lang == "zh"
-            else f"The {name} does not come in {missing}. It comes in {_every_option(product, lang)}."
+            else f"The {name} does not come in {missing}. {_every_option(product, lang)}."
         )
     if ev.asked_variants:
         for variant in ev.asked_variants[:4]:
@@ -318,9 +341,9 @@ def _variants(product: Product, ev: Evidence, lang: str, name: str) -> str:
     elif not ev.missing_options:
         if available:
             out.append(
-                f"{name}的{_every_option(product, lang)}。"
+                f"{name}的规格如下。{_every_option(product, lang, asked)}。"
                 if lang == "zh"
-                else f"The {name} comes in {_every_option(product, lang)}."
+                else f"The {name} comes in these options. {_every_option(product, lang, asked)}."
             )
         else:
             out.append(
