@@ -161,7 +161,7 @@ def tune(
     best: tuple[float, MatchParams, dict[str, Any]] | None = None
     original = matcher.params
     grid = itertools.product(
-        (0.5, 0.7, 1.0),
+        (0.3, 0.5, 0.7),
         (0.1, 0.2, 0.35),
         (0.0, 0.2),
         (0.45, 0.55, 0.65, 0.75),

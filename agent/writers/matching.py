@@ -45,7 +45,7 @@ class MatchParams:
     aspect, said to be unsure.
     """
 
-    w_lex: float = 0.7
+    w_lex: float = 0.3
     w_aspect: float = 0.2
     #: Extra weight when an attribute's own key names the asked aspect ("容量" for "能装多少").
     w_key: float = 0.2
