@@ -154,29 +154,30 @@ def utility(metrics: dict[str, Any]) -> float:
 
 
 def tune(
-    cases: Sequence[AspectCase], ref: Reference, matcher: AspectMatcher, embed_questions: Any
-) -> tuple[MatchParams, dict[str, Any]]:
-    """Grid search of the weights and cuts for the best `utility` on `cases`."""
-    prepared = _prepare(cases, ref, matcher, embed_questions)
-    best: tuple[float, MatchParams, dict[str, Any]] | None = None
+    groups: Sequence[tuple[Sequence[AspectCase], Reference]], matcher: AspectMatcher, embed_questions: Any
+) -> tuple[MatchParams, list[dict[str, Any]]]:
+    """Grid search of the weights and cuts for the best summed `utility` over the groups (each a set of
+    cases with its own catalog)."""
+    prepared = [(_prepare(cases, ref, matcher, embed_questions), ref) for cases, ref in groups]
+    best: tuple[float, MatchParams, list[dict[str, Any]]] | None = None
     original = matcher.params
     grid = itertools.product(
         (0.3, 0.5, 0.7),
         (0.1, 0.2, 0.35),
-        (0.0, 0.2),
-        (0.45, 0.55, 0.65, 0.75),
-        (0.2, 0.3, 0.4, 0.5),
-        (0.7, 0.9, 1.1),
-        (0.25, 0.35, 0.45),
+        (0.0, 0.2, 0.4),
+        (0.3, 0.4, 0.5, 0.65),
+        (0.1, 0.2, 0.3, 0.5),
+        (0.4, 0.55, 0.7),
+        (0.2, 0.3, 0.45),
     )
     for w_lex, w_aspect, w_key, accept, accept_meets, accept_miss, nearest in grid:
         if nearest >= accept:
             continue
         matcher.params = MatchParams(w_lex, w_aspect, w_key, accept, accept_meets, accept_miss, nearest)
-        m = _metrics(prepared, matcher, ref)
-        objective = utility(m)
+        metrics = [_metrics(group, matcher, ref) for group, ref in prepared]
+        objective = sum(utility(m) for m in metrics)
         if best is None or objective > best[0] + 1e-9:
-            best = (objective, matcher.params, m)
+            best = (objective, matcher.params, metrics)
     matcher.params = original
     assert best is not None
     return best[1], best[2]

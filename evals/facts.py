@@ -261,7 +261,24 @@ def product_numbers(product: Product) -> set[Decimal]:
     return found | converted_numbers(record)
 
 
-_TARGET_UNITS = ("g", "kg", "斤", "lb", "oz", "ml", "l", "fl oz", "cup", "mm", "cm", "m", "in", "ft", "°c", "°f")
+_TARGET_UNITS = (
+    "g",
+    "kg",
+    "斤",
+    "lb",
+    "oz",
+    "ml",
+    "l",
+    "fl oz",
+    "cup",
+    "mm",
+    "cm",
+    "m",
+    "in",
+    "ft",
+    "°c",
+    "°f",
+)
 
 
 def converted_numbers(text: str) -> set[Decimal]:

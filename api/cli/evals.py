@@ -367,40 +367,55 @@ def aspects_command(
     from knowledge.embedders import UseEmbedder
     from knowledge.line_vectors import LineVectors
 
-    files = list(datasets or []) or [*_datasets([]), DEFAULT_DATASETS / "aspects_dev.jsonl"]
-    try:
-        loaded = load_cases(files)
-    except DatasetError as exc:
-        raise fail(str(exc), 2) from exc
-    ref = Reference.from_files(list(catalog or []) or demo_catalog_files())
-    cases = aspect_cases([lc.case for lc in loaded], ref)
-    if not cases:
-        raise fail("no aspect cases: they need an attribute fact or refuse: true with a product", 2)
+    groups: list[tuple[list[Path], list[Path]]]
+    if datasets:
+        groups = [(list(datasets), list(catalog or []) or demo_catalog_files())]
+    else:  # the dev sets: the demo catalog's, and the second catalog's (once blind, now dev)
+        second = DEFAULT_DATASETS / "answers_dev_catalog2"
+        groups = [
+            ([*_datasets([]), DEFAULT_DATASETS / "aspects_dev.jsonl"], demo_catalog_files()),
+            ([second / "questions.jsonl"], [second / "catalog.jsonl"]),
+        ]
     embedder = UseEmbedder()
     matcher = AspectMatcher(LineVectors(embedder.embed, embedder.name))
-    result: dict[str, Any] = {"cases": len(cases), "params": asdict(matcher.params)}
-    result["current"] = score_cases(cases, ref, matcher, embedder.embed)
+    case_groups = []
+    for files, catalog_files in groups:
+        try:
+            loaded = load_cases(files)
+        except DatasetError as exc:
+            raise fail(str(exc), 2) from exc
+        ref = Reference.from_files(catalog_files)
+        case_groups.append((aspect_cases([lc.case for lc in loaded], ref), ref))
+    if not any(cases for cases, _ in case_groups):
+        raise fail("no aspect cases: they need an attribute fact or refuse: true with a product", 2)
+    result: dict[str, Any] = {"params": asdict(matcher.params), "groups": []}
+    for cases, ref in case_groups:
+        result["groups"].append(
+            {
+                "catalog": sorted(ref.products)[:1],
+                "cases": len(cases),
+                **score_cases(cases, ref, matcher, embedder.embed),
+            }
+        )
     if tune:
-        params, metrics = tune_params(cases, ref, matcher, embedder.embed)
-        result["tuned"] = {"params": asdict(params), **metrics}
+        params, metrics = tune_params(case_groups, matcher, embedder.embed)
+        result["tuned"] = {"params": asdict(params), "groups": metrics}
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"Aspect matching on {len(cases)} cases (rates in %)")
-    for column in ("params", "right", "wrong", "unsure", "refused", "not stated ok", "unstated answered"):
-        table.add_column(column, justify="right" if column != "params" else "left")
-    rows = [("current", result["current"])] + ([("tuned", result["tuned"])] if tune else [])
+    table = Table(title="Aspect matching (rates in %)")
+    for column in ("set", "n", "right", "wrong", "unsure", "refused", "not stated ok", "unstated answered"):
+        table.add_column(column, justify="right" if column != "set" else "left")
+    rows = [(f"current #{i + 1}", g) for i, g in enumerate(result["groups"])]
+    if tune:
+        rows += [(f"tuned #{i + 1}", g) for i, g in enumerate(result["tuned"]["groups"])]
     for name, m in rows:
-        table.add_row(
-            name,
-            *(
-                f"{100 * m[k]:.1f}"
-                for k in ("right", "wrong", "unsure", "refused", "honest_absence", "unstated_answered")
-            ),
-        )
+        keys = ("right", "wrong", "unsure", "refused", "honest_absence", "unstated_answered")
+        table.add_row(name, str(m["answerable"] + m["unstated"]), *(f"{100 * m[k]:.1f}" for k in keys))
     console.print(table)
     if tune:
         console.print(f"tuned params: {result['tuned']['params']}")
+    result["current"] = {"misses": [miss for g in result["groups"] for miss in g["misses"]]}
     for miss in result["current"]["misses"][:misses]:
         console.print(f"  {miss['id']}: {miss['question']!r} → {miss['got']!r} (want {miss['want']})")
 
