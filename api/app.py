@@ -28,6 +28,7 @@ from api.routes import (
 )
 from api.services import Services
 from api.settings import Settings
+from api.textguard import UnencodableTextGuard
 
 log = logging.getLogger("anchor.api")
 
@@ -101,4 +102,5 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(rooms.router)
     app.include_router(room_page.router)
     install_metrics(app)  # per-app registry, request counting, GET /metrics
+    app.add_middleware(UnencodableTextGuard)  # a lone surrogate in a JSON body: 422, never a 500
     return app

@@ -8,6 +8,9 @@ from pydantic import BaseModel, Field
 
 from knowledge.models import Product
 
+#: The largest offset or id a query may name: a SQLite INTEGER (and a PostgreSQL BIGINT) holds 2**63 - 1.
+MAX_OFFSET = 2**63 - 1
+
 
 class VariantOut(BaseModel):
     sku: str

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import OwnerKey, StaffKey
 from api.deps import MerchantDep, ServicesDep
-from api.schemas import ImportReportOut, ProductOut, ProductPage, SearchHitOut, SearchOut
+from api.schemas import MAX_OFFSET, ImportReportOut, ProductOut, ProductPage, SearchHitOut, SearchOut
 from knowledge.loaders import SUPPORTED_SUFFIXES
 
 router = APIRouter(prefix="/v1/merchants/{merchant}", tags=["catalog"])
@@ -87,7 +87,7 @@ def list_products(
     merchant: MerchantDep,
     principal: StaffKey,
     services: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     q: Annotated[str | None, Query(max_length=200, description="Filter by sku, title or brand")] = None,
 ) -> ProductPage:

@@ -27,6 +27,7 @@ from agent.pipeline import AnswerResult, MessageTooLongError
 from api.deps import MerchantDep, ServicesDep
 from api.logging import log_answer
 from api.ratelimit import ChatRateLimits
+from api.schemas import MAX_OFFSET
 from api.services import Services
 from api.settings import Settings
 
@@ -382,7 +383,7 @@ def list_messages(
     merchant: MerchantDep,
     conversation_id: ConversationDep,
     services: ServicesDep,
-    after: Annotated[int, Query(ge=0, description="Only messages with a larger id")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Only messages with a larger id")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> ConversationMessagesOut:
     conversation = services.conversations.get(merchant, conversation_id)

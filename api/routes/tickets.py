@@ -27,6 +27,7 @@ from agent.tickets import (
 )
 from api.auth import StaffKey
 from api.deps import MerchantDep, ServicesDep
+from api.schemas import MAX_OFFSET
 
 router = APIRouter(prefix="/v1/merchants/{merchant}/tickets", tags=["tickets"])
 
@@ -168,7 +169,7 @@ def list_tickets(
     priority: Annotated[TicketPriority | None, Query()] = None,
     owner: Annotated[str | None, Query(max_length=128, description="Only tickets this agent holds")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TicketList:
     states = _states(state)
     tickets = _act(

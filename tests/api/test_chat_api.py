@@ -374,3 +374,42 @@ def test_openapi_documents_the_chat_body_without_dangling_refs(client: TestClien
     completions = json.dumps(spec["paths"]["/v1/chat/completions"]["post"]["requestBody"])
     assert "#/$defs/" not in completions
     assert '"role"' in completions
+
+
+# -- text validated at the edge, integers bounded (issue 13) ------------------------------------------
+LONE_SURROGATE = b'{"text": "\\ud800 X3 Pro"}'
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/merchants/demo/conversations/c-sur/messages",
+        "/v1/merchants/demo/conversations/c-sur/messages/stream",
+    ],
+)
+def test_a_lone_surrogate_is_refused_naming_the_field(client: TestClient, path: str) -> None:
+    response = client.post(path, content=LONE_SURROGATE, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    error = error_of(response)
+    assert error["problems"][0]["where"] == "body.text"
+    # The connection stays usable and an emoji written as a surrogate pair is fine.
+    ok = client.post(
+        "/v1/merchants/demo/conversations/c-sur2/messages",
+        content=b'{"text": "\\ud83d\\ude00 X3 Pro\\u591a\\u5c11\\u94b1"}',
+        headers={"content-type": "application/json"},
+    )
+    assert ok.status_code == 200
+
+
+def test_openai_compatible_chat_refuses_a_lone_surrogate(client: TestClient) -> None:
+    body = b'{"model": "live-anchor", "messages": [{"role": "user", "content": "\\udfff refund"}]}'
+    response = client.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert error_of(response)["problems"][0]["where"] == "body.messages.0.content"
+
+
+@pytest.mark.parametrize("value", [str(2**63), str(10**30)])
+def test_huge_integers_in_queries_are_422_not_500(client: TestClient, value: str) -> None:
+    response = client.get(f"/v1/merchants/demo/conversations/c-big/messages?after={value}")
+    assert response.status_code == 422
+    assert "after" in error_of(response)["message"]
