@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     chat_max_body_bytes: int = 64 * 1024
     #: Take the client address from X-Forwarded-For (only behind a trusted reverse proxy).
     trust_forwarded_for: bool = False
+    #: Reverse proxies whose X-Forwarded-For `anchor serve` believes (comma-separated IPs or CIDRs, "*" for any);
+    #: empty (the default): the address is the TCP peer's, whatever headers a client sends.
+    trusted_proxies: str = ""
     # Live rooms API (api/routes/rooms.py, api/room_feed.py): WebSocket viewers and chat ingest limits
     room_max_viewers: int = 5000
     room_backlog_events: int = 32

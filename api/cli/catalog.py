@@ -291,10 +291,15 @@ def serve(
     bind_host = host or settings.host
     bind_port = port or settings.port
     print_urls(bind_host, bind_port, settings.default_merchant)
+    trusted = settings.trusted_proxies.strip()
     uvicorn.run(
         app_,
         host=bind_host,
         port=bind_port,
+        # The client address rate limits count by: X-Forwarded-For only from the proxies we were told to trust
+        # (uvicorn's default trusts it from 127.0.0.1, so any local client could forge its address).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
         log_config=None,
         log_level=settings.log_level.lower(),
         # Live-room frames carry audio; compressing every frame for every viewer costs more than it saves.
