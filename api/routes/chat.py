@@ -11,6 +11,9 @@ OpenAI-compatible endpoint.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -22,7 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from agent.conversations import ConversationError, check_conversation_id
+from agent.conversations import Conversation, ConversationError, check_conversation_id
 from agent.pipeline import AnswerResult, MessageTooLongError
 from api.deps import MerchantDep, ServicesDep
 from api.logging import log_answer
@@ -57,6 +60,11 @@ class ChatMessageIn(BaseModel):
 class ChatAnswerOut(BaseModel):
     conversation_id: str
     message: dict[str, Any] = Field(description="The answer: AnswerResult.to_dict()")
+    conversation_token: str | None = Field(
+        default=None,
+        description="Given once, to the request that started the conversation: send it as "
+        "X-Conversation-Token to read the conversation's messages",
+    )
 
 
 class ConversationMessageOut(BaseModel):
@@ -288,6 +296,47 @@ async def _incoming(
 ConversationDep = Annotated[str, Depends(conversation_path)]
 
 
+def conversation_token(settings: Settings, merchant: str, conversation: Conversation) -> str:
+    """The secret that proves a reader started the conversation: an HMAC, under the deployment's secret, of
+    the merchant, the conversation id and the moment it was created (which only its first request saw)."""
+    material = f"{merchant}\x00{conversation.id}\x00{conversation.created_at.isoformat()}".encode()
+    digest = hmac.new(settings.secret_key.get_secret_value().encode(), material, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
+
+
+def new_conversation_token(
+    services: Services, merchant: str, conversation_id: str, existed: bool
+) -> str | None:
+    """The token for a conversation this request created; None when it already existed."""
+    if existed:
+        return None
+    conversation = services.conversations.get(merchant, conversation_id)
+    return None if conversation is None else conversation_token(services.settings, merchant, conversation)
+
+
+def _may_read(request: Request, services: Services, merchant: str, conversation: Conversation) -> bool:
+    """The conversation's own token, or a staff key (agent, merchant, admin) of its merchant."""
+    presented = request.headers.get("x-conversation-token", "")
+    if presented and hmac.compare_digest(
+        presented.encode(), conversation_token(services.settings, merchant, conversation).encode()
+    ):
+        return True
+    auth = request.headers.get("authorization", "")
+    key = (
+        auth[7:].strip()
+        if auth.lower().startswith("bearer ")
+        else request.headers.get("x-api-key", "").strip()
+    )
+    if not key:
+        return False
+    principal = services.keys.authenticate(key)
+    return (
+        principal is not None
+        and principal.role in ("agent", "merchant", "admin")
+        and principal.can_act_for(merchant)
+    )
+
+
 # -- routes ----------------------------------------------------------------------------------------
 @router.post(
     "/messages",
@@ -307,6 +356,7 @@ async def post_message(
     services: ServicesDep,
 ) -> ChatAnswerOut:
     message = await _incoming(request, services, merchant, conversation_id)
+    existed = services.conversations.get(merchant, conversation_id) is not None
     start = time.perf_counter()
     result = await answer_message(services, merchant, conversation_id, message)
     record_answer(
@@ -319,7 +369,8 @@ async def post_message(
         seconds=time.perf_counter() - start,
         message_chars=len(message.text),
     )
-    return ChatAnswerOut(conversation_id=conversation_id, message=result.to_dict())
+    token = new_conversation_token(services, merchant, conversation_id, existed)
+    return ChatAnswerOut(conversation_id=conversation_id, message=result.to_dict(), conversation_token=token)
 
 
 @router.post(
@@ -336,6 +387,7 @@ async def stream_message(
     services: ServicesDep,
 ) -> StreamingResponse:
     message = await _incoming(request, services, merchant, conversation_id)
+    existed = services.conversations.get(merchant, conversation_id) is not None
 
     async def events() -> AsyncIterator[str]:
         start = time.perf_counter()
@@ -359,7 +411,11 @@ async def stream_message(
                         seconds=time.perf_counter() - start,
                         message_chars=len(message.text),
                     )
-                    yield sse_event("done", event.result.to_dict())
+                    done = event.result.to_dict()
+                    token = new_conversation_token(services, merchant, conversation_id, existed)
+                    if token is not None:
+                        done["conversation_token"] = token
+                    yield sse_event("done", done)
                 elif event.kind in ("delta", "replace"):
                     yield sse_event(event.kind, {"text": event.text})
         except Exception as exc:
@@ -376,19 +432,31 @@ async def stream_message(
 
 @router.get(
     "/messages",
-    summary="The conversation's messages after a message id (poll for a human agent's replies)",
+    summary="The conversation's messages after a message id (poll for a human agent's replies); needs the "
+    "conversation's X-Conversation-Token or a staff key of the merchant",
     response_model=ConversationMessagesOut,
+    responses={
+        403: {"description": "Neither the conversation's token nor a staff key of its merchant"},
+        404: {"description": "No such conversation"},
+    },
 )
 def list_messages(
     merchant: MerchantDep,
     conversation_id: ConversationDep,
     services: ServicesDep,
+    request: Request,
     after: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Only messages with a larger id")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> ConversationMessagesOut:
     conversation = services.conversations.get(merchant, conversation_id)
     if conversation is None:
         raise HTTPException(404, f"conversation {conversation_id!r} not found for merchant {merchant!r}")
+    if not _may_read(request, services, merchant, conversation):
+        raise HTTPException(
+            403,
+            "a conversation's messages are its shopper's: send the X-Conversation-Token its first answer gave, "
+            "or a staff API key of the merchant",
+        )
     rows = services.conversations.messages_since(merchant, conversation_id, after, limit)
     return ConversationMessagesOut(
         conversation_id=conversation_id,

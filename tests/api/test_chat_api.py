@@ -118,11 +118,20 @@ def test_after_sales_escalates_then_bot_stays_silent(client: TestClient) -> None
     assert message["ticket_id"]
     assert message["answer"]
 
-    later = client.post(url(conversation), json={"text": "还在吗？"}).json()["message"]
+    token = first.json()["conversation_token"]
+    assert token
+    again = client.post(url(conversation), json={"text": "还在吗？"}).json()
+    later = again["message"]
+    assert again["conversation_token"] is None  # given once, to the request that started it
     assert later["silent"] is True
     assert later["answer"] == ""
     assert later["ticket_id"] == message["ticket_id"]
 
+    denied = client.get(url(conversation))
+    assert denied.status_code == 403
+    assert "X-Conversation-Token" in error_of(denied)["message"]
+    assert client.get(url(conversation), headers={"X-Conversation-Token": token + "x"}).status_code == 403
+    client.headers["X-Conversation-Token"] = token
     log = client.get(url(conversation)).json()
     assert log["conversation_id"] == conversation
     assert log["state"] == "human"
@@ -133,6 +142,7 @@ def test_after_sales_escalates_then_bot_stays_silent(client: TestClient) -> None
     assert ids == sorted(ids)
 
     newer = client.get(url(conversation), params={"after": ids[-2]}).json()["messages"]
+    del client.headers["X-Conversation-Token"]
     assert [m["text"] for m in newer] == ["还在吗？"]
 
 
@@ -234,7 +244,8 @@ def test_html_is_only_text(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     assert "<script>" not in response.json()["message"]["answer"]
-    stored = client.get(url(conversation)).json()["messages"]
+    token = response.json()["conversation_token"]
+    stored = client.get(url(conversation), headers={"X-Conversation-Token": token}).json()["messages"]
     assert stored[0]["text"] == html
 
 
@@ -321,15 +332,16 @@ def test_flooding_a_conversation_gets_429_with_retry_after(limited: TestClient) 
 
 
 def test_flooding_from_one_address_gets_429_across_conversations(limited: TestClient) -> None:
-    statuses = [limited.post(url(f"c{i}"), json={"text": "你好"}).status_code for i in range(6)]
-    assert statuses == [200, 200, 200, 200, 429, 429]
+    responses = [limited.post(url(f"c{i}"), json={"text": "你好"}) for i in range(6)]
+    assert [r.status_code for r in responses] == [200, 200, 200, 200, 429, 429]
     refused = limited.post(url("c9"), json={"text": "你好"})
     assert "this address" in error_of(refused)["message"]
     assert int(refused.headers["Retry-After"]) >= 1
     metrics = limited.get("/metrics").text
     assert 'anchor_rate_limited_total{scope="ip"} 3.0' in metrics
     # Reading a conversation (the page polls) is not limited by the chat buckets.
-    assert limited.get(url("c0")).status_code == 200
+    token = responses[0].json()["conversation_token"]
+    assert limited.get(url("c0"), headers={"X-Conversation-Token": token}).status_code == 200
 
 
 def test_configure_logging_writes_json_lines() -> None:

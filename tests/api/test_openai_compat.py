@@ -24,6 +24,9 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "demo"
 SAMPLE_FILES = [SAMPLES / "products.jsonl", *sorted((SAMPLES / "policies").glob("*.md"))]
 
 
+STAFF_KEY = ""
+
+
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("openai") / "var"
@@ -32,6 +35,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     services = Services(settings)
     assert services.ingest(SAMPLE_FILES, "demo").applied
+    global STAFF_KEY
+    STAFF_KEY = services.keys.create("agent", "demo", name="openai-test").secret
     services.close()
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -121,7 +126,9 @@ def test_user_field_keeps_one_conversation(client: openai.OpenAI, base_url: str)
         model="anchor", user=user, messages=[{"role": "user", "content": "有人吗"}]
     )
     assert (second.model_extra or {})["anchor"]["silent"] is True
-    log = httpx.get(f"{base_url}/v1/merchants/demo/conversations/{user}/messages").json()
+    path = f"{base_url}/v1/merchants/demo/conversations/{user}/messages"
+    assert httpx.get(path).status_code == 403  # the transcript is not the public's
+    log = httpx.get(path, headers={"Authorization": f"Bearer {STAFF_KEY}"}).json()
     assert log["state"] == "human"
     assert log["messages"][-1]["text"] == "有人吗"
 

@@ -40,6 +40,22 @@ function storageKey() {
   return `anchor.chat.${merchant}.conversation`;
 }
 
+function tokenKey() {
+  return `anchor.chat.${merchant}.token.${state.conversationId}`;
+}
+
+/** The conversation's secret, given once by the server with its first answer; reading the messages needs it. */
+function keepToken(token) {
+  if (token) sessionStorage.setItem(tokenKey(), token);
+}
+
+function readHeaders() {
+  const headers = { Accept: "application/json" };
+  const token = sessionStorage.getItem(tokenKey());
+  if (token) headers["X-Conversation-Token"] = token;
+  return headers;
+}
+
 function conversationPath() {
   return `${merchantPath(merchant)}/conversations/${encodeURIComponent(state.conversationId)}/messages`;
 }
@@ -128,6 +144,7 @@ async function askJson(text) {
   const response = await fetch(conversationPath(), requestInit(text, "application/json"));
   if (!response.ok) throw await errorFrom(response);
   const body = await response.json();
+  keepToken(body.conversation_token);
   return { result: body.message, item: null };
 }
 
@@ -174,6 +191,7 @@ async function askStreaming(text) {
     } else if (event === "replace") {
       bubbleFor().textContent = payload.text ?? "";
     } else if (event === "done") {
+      keepToken(payload.conversation_token);
       result = payload;
     } else if (event === "error") {
       const info = payload.error ?? {};
@@ -245,9 +263,9 @@ async function send(text) {
  */
 async function sync(generation, { restore = false } = {}) {
   const query = state.lastId === null ? "" : `?after=${encodeURIComponent(state.lastId)}`;
-  const response = await fetch(conversationPath() + query, { headers: { Accept: "application/json" }, cache: "no-store" });
+  const response = await fetch(conversationPath() + query, { headers: readHeaders(), cache: "no-store" });
   if (generation !== state.generation) return;
-  if (response.status === 404) return;
+  if (response.status === 404 || response.status === 403) return; // nothing here, or not this tab's to read
   if (!response.ok) throw await errorFrom(response);
   const body = await response.json();
   for (const message of body.messages ?? []) {
