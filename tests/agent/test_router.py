@@ -1,8 +1,8 @@
 """The intent router with the packaged model: the requests the issue reported as failing (as families, in
 both languages), hard negatives, live-room noise, bad input, determinism, order ids, and floors on the dev sets.
 
-The model is measured properly by `anchor eval intents` on the blind sets (evals/datasets/intents_blind2_*; round 1 is now dev: agent/understanding/data/intents/dev/round1_*);
-nothing here comes from them.
+The model is measured properly by `anchor eval intents` on blind sets (rounds 1 and 2, scored once each, are now
+dev: agent/understanding/data/intents/dev/round1_*, evals/datasets/intents_dev_round2_*); nothing here comes from them.
 """
 
 from __future__ import annotations
