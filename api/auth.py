@@ -330,6 +330,19 @@ _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: 
 _key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key: `X-API-Key: ak_...`")
 
 
+def optional_principal(request: Request) -> Principal | None:
+    """The principal of a request's key (``Authorization: Bearer`` or ``X-API-Key``) when it has a valid one,
+    else None: for routes open to anonymous callers that let staff do more."""
+    auth = request.headers.get("authorization", "")
+    presented = (
+        auth[7:].strip() if auth.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
+    )
+    if not presented.strip():
+        return None
+    services: Services = request.app.state.services
+    return services.keys.authenticate(presented.strip())
+
+
 def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 

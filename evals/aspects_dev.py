@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.writers.lines import question_terms
 from agent.writers.matching import AspectMatcher, MatchParams, ScoredLine, decide, rescore, without_naming
 from evals.dataset import Case, FactSpec
 from evals.facts import check_fact
@@ -61,7 +62,10 @@ def _prepare(
     abouts = []
     for case in cases:
         product = ref.products[case.sku]
-        abouts.append(without_naming(case.question, f"{product.brand} {product.title} {product.sku}"))
+        naming = f"{product.brand} {product.title} {product.sku}"
+        # As the matcher does: a question made only of the product's words is read whole.
+        named_only = not question_terms(case.question, naming=naming)
+        abouts.append(case.question if named_only else without_naming(case.question, naming))
     vectors = embed_questions(abouts) if abouts else np.zeros((0, 1))
     return [
         (

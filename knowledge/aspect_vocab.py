@@ -147,26 +147,11 @@ class AspectVocabulary:
         """The aspects a question names, in vocabulary order (product names such as 保温瓶 masked first)."""
         if self._product_words is not None:
             question = self._product_words.sub(" ", question)
-        spans: dict[str, list[tuple[int, int]]] = {}
-        for aspect in self.aspects.values():
-            if aspect._ask is not None:
-                found = [m.span() for m in aspect._ask.finditer(question) if m.end() > m.start()]
-                if found:
-                    spans[aspect.id] = found
-
-        # The longer phrase speaks for the shorter one inside it: "无线充电" asks wireless charging, not charging.
-        def covered(span: tuple[int, int], own: str) -> bool:
-            return any(
-                o != own and s[0] <= span[0] and span[1] <= s[1] and (s[1] - s[0]) > (span[1] - span[0])
-                for o, found in spans.items()
-                for s in found
-            )
-
-        return tuple(a for a, found in spans.items() if not all(covered(sp, a) for sp in found))
+        return _longest(question, {a.id: a._ask for a in self.aspects.values()})
 
     def of_line(self, key: str, value: str) -> frozenset[str]:
         """The aspects a catalog line is about: by its key (or, without a key, its text) and its units."""
-        found = {a.id for a in self.aspects.values() if a.names_key(key or value)}
+        found = set(_longest(key or value, {a.id: a._keys for a in self.aspects.values()}))
         found.update(a.id for a in self.aspects.values() if a.has_unit(value))
         return frozenset(found)
 
@@ -181,6 +166,26 @@ class AspectVocabulary:
         if entry is None:
             return aspect
         return entry.label.get("zh" if lang == "zh" else "en", aspect)
+
+
+def _longest(text: str, patterns: Mapping[str, re.Pattern[str] | None]) -> tuple[str, ...]:
+    """The aspects whose words occur in `text`, where a longer phrase speaks for a shorter one inside it:
+    "无线充电" is wireless charging, not charging; "Wireless charging: No" is not a line about charging."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for aspect_id, pattern in patterns.items():
+        if pattern is not None:
+            found = [m.span() for m in pattern.finditer(text) if m.end() > m.start()]
+            if found:
+                spans[aspect_id] = found
+
+    def covered(span: tuple[int, int], own: str) -> bool:
+        return any(
+            other != own and s[0] <= span[0] and span[1] <= s[1] and (s[1] - s[0]) > (span[1] - span[0])
+            for other, found in spans.items()
+            for s in found
+        )
+
+    return tuple(a for a, found in spans.items() if not all(covered(sp, a) for sp in found))
 
 
 def _read(path: Path) -> Mapping[str, Any]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from agent.evidence import Citation
 from knowledge.glossary import glossary_matches
+from knowledge.line_vectors import product_lines
 from knowledge.models import Product
 from knowledge.retriever import Hit
 from knowledge.tokenize import tokenize
@@ -360,15 +361,7 @@ def _line_tokens(text: str) -> set[str]:
 
 
 def _product_lines(product: Product) -> list[tuple[str, Citation]]:
-    lines: list[tuple[str, Citation]] = []
-    for key, value in product.attributes.items():
-        lines.append((f"{key}: {value}", Citation(sku=product.sku, field="attributes")))
-    for point in product.selling_points:
-        lines.append((point, Citation(sku=product.sku, field="selling_points")))
-    for sentence in _SENTENCE_END.split(product.description):
-        if sentence.strip():
-            lines.append((sentence.strip(), Citation(sku=product.sku, field="description")))
-    return lines
+    return [(text, Citation(sku=product.sku, field=fld)) for fld, _key, text in product_lines(product)]
 
 
 def _hit_lines(hits: Sequence[Hit]) -> list[tuple[str, Citation, float]]:

@@ -143,8 +143,11 @@ class AspectMatcher:
         about = without_naming(question, naming)
         asked = set(self.asked_about(question, about))
         # Words that only name the product are not asked about, unless nothing else is ("1号是加绒的吗"
-        # about a 加绒 hoodie asks whether it is 加绒).
-        terms = question_terms(question, naming=naming) or question_terms(question)
+        # about a 加绒 hoodie asks whether it is 加绒): then the whole question is what it asks.
+        terms = question_terms(question, naming=naming)
+        if not terms:
+            terms = question_terms(question)
+            about = question
         dense: np.ndarray = np.zeros(len(lines), dtype=np.float32)
         qv = question_vector
         if qv is None and self.embed_question is not None:
@@ -216,12 +219,14 @@ def _ranked(lines: list[ScoredLine], asked: Sequence[str]) -> list[ScoredLine]:
     (a line that shares a word but is about another aspect — "40 h with ANC on" for "does it have ANC?" —
     does not outrank the line about the asked aspect)."""
     lines.sort(key=lambda s: s.score, reverse=True)
-    if asked:
-        meeting = [s for s in lines if asked_meets(s, asked)]
-        if meeting:
-            rest = [s for s in lines if not asked_meets(s, asked)]
-            return meeting + rest
-    return lines
+    if not asked:
+        return lines
+    wanted = set(asked)
+    # An attribute whose key names the asked aspect, then any line about it, then the rest.
+    by_key = [s for s in lines if s.key_aspects & wanted]
+    by_text = [s for s in lines if s.aspects & wanted and not s.key_aspects & wanted]
+    rest = [s for s in lines if not s.aspects & wanted]
+    return by_key + by_text + rest
 
 
 def without_naming(question: str, naming: str) -> str:

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.conversations import Conversation, ConversationError, check_conversation_id
 from agent.pipeline import AnswerResult, MessageTooLongError
+from api.auth import optional_principal
 from api.deps import MerchantDep, ServicesDep
 from api.logging import log_answer
 from api.ratelimit import ChatRateLimits
@@ -321,15 +322,7 @@ def _may_read(request: Request, services: Services, merchant: str, conversation:
         presented.encode(), conversation_token(services.settings, merchant, conversation).encode()
     ):
         return True
-    auth = request.headers.get("authorization", "")
-    key = (
-        auth[7:].strip()
-        if auth.lower().startswith("bearer ")
-        else request.headers.get("x-api-key", "").strip()
-    )
-    if not key:
-        return False
-    principal = services.keys.authenticate(key)
+    principal = optional_principal(request)
     return (
         principal is not None
         and principal.role in ("agent", "merchant", "admin")
