@@ -46,6 +46,8 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         check_secret_key(settings)
         services = Services(settings)
         app.state.services = services
+        # The configured shop exists from the start (chat to any other unknown shop is a 404).
+        await run_in_threadpool(services.store.ensure_merchant, settings.default_merchant)
         # A missing or unreadable intent model stops start-up here, with how to rebuild it.
         await run_in_threadpool(lambda: services.router)
         if warm_up:

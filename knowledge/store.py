@@ -86,6 +86,11 @@ class CatalogStore:
         with self._sessions.begin() as session:
             self._ensure_merchant(session, merchant, name)
 
+    def has_merchant(self, merchant: str) -> bool:
+        """True when the merchant is registered (it loaded a catalog, or was created)."""
+        with self._sessions() as session:
+            return session.get(MerchantRow, merchant) is not None
+
     def merchants(self) -> list[str]:
         with self._sessions() as session:
             return list(session.scalars(select(MerchantRow.id).order_by(MerchantRow.id)))

@@ -288,6 +288,7 @@ async def _incoming(
     request: Request, services: Services, merchant: str, conversation_id: str
 ) -> ChatMessageIn:
     settings = services.settings
+    require_merchant(services, merchant)
     enforce_chat_rate_limit(request, settings, merchant, conversation_id)
     message = validate_body(ChatMessageIn, await read_json_body(request, settings.chat_max_body_bytes))
     check_message_text(message.text, settings)
@@ -295,6 +296,14 @@ async def _incoming(
 
 
 ConversationDep = Annotated[str, Depends(conversation_path)]
+
+
+def require_merchant(services: Services, merchant: str) -> None:
+    """404 for a shop that does not exist here, before anything is stored or counted."""
+    if not services.store.has_merchant(merchant):
+        raise HTTPException(
+            404, f"merchant {merchant!r} does not exist here: check the shop's id in the page's URL"
+        )
 
 
 def conversation_token(settings: Settings, merchant: str, conversation: Conversation) -> str:

@@ -38,6 +38,7 @@ from api.routes.chat import (
     read_json_body,
     record_answer,
     request_body_schema,
+    require_merchant,
     stream_error,
     validate_body,
 )
@@ -182,6 +183,7 @@ async def chat_completions(request: Request, services: ServicesDep) -> JSONRespo
     settings = services.settings
     body = validate_body(ChatCompletionIn, await read_json_body(request, settings.chat_max_body_bytes))
     merchant = merchant_for(body.model, settings.default_merchant)
+    require_merchant(services, merchant)
     user_texts = [message_text(m) for m in body.messages if m.role == "user"]
     if not user_texts:
         raise HTTPException(422, "messages has no 'user' message: the last user message is the question")

@@ -146,12 +146,14 @@ def test_after_sales_escalates_then_bot_stays_silent(client: TestClient) -> None
     assert [m["text"] for m in newer] == ["还在吗？"]
 
 
-def test_unknown_merchant_answers_honestly(client: TestClient) -> None:
-    response = client.post(url(new_id(), merchant="no-such-shop"), json={"text": "蓝牙耳机多少钱"})
-    assert response.status_code == 200
-    message = response.json()["message"]
-    assert message["refused"] is True
-    assert "399" not in message["answer"]
+def test_unknown_merchant_is_404_and_nothing_is_stored(client: TestClient) -> None:
+    conversation = new_id()
+    response = client.post(url(conversation, merchant="no-such-shop"), json={"text": "蓝牙耳机多少钱"})
+    assert response.status_code == 404
+    assert "no-such-shop" in error_of(response)["message"]
+    services = client.app.state.services  # type: ignore[attr-defined]
+    assert services.conversations.get("no-such-shop", conversation) is None
+    assert not services.store.has_merchant("no-such-shop")
 
 
 def test_invalid_merchant_is_404_and_invalid_conversation_422(client: TestClient) -> None:
