@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     #: Reverse proxies whose X-Forwarded-For `anchor serve` believes (comma-separated IPs or CIDRs, "*" for any);
     #: empty (the default): the address is the TCP peer's, whatever headers a client sends.
     trusted_proxies: str = ""
+    #: Who may frame the shopper widget and the room page (the OBS overlay): a CSP frame-ancestors source
+    #: list, e.g. "https://shop.example.com"; "*" (the default) lets any site embed them.
+    embed_origins: str = "*"
     # Live rooms API (api/routes/rooms.py, api/room_feed.py): WebSocket viewers and chat ingest limits
     room_max_viewers: int = 5000
     room_backlog_events: int = 32

@@ -14,6 +14,7 @@ from typing import Final
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
+from api.deps import SettingsDep
 from api.web import PAGES_DIR, STATIC_DIR
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -26,9 +27,11 @@ _CSP_BASE: Final = (
 )
 
 
-def _headers(*, frameable: bool) -> dict[str, str]:
-    """Security headers for a page; only the shopper widget may be embedded in another site's frame."""
-    csp = _CSP_BASE if frameable else f"{_CSP_BASE}; frame-ancestors 'none'"
+def _headers(*, frameable: bool, ancestors: str = "*") -> dict[str, str]:
+    """Security headers for a page. Only the shopper widget and the room page (the OBS overlay) may be
+    framed, and only by `ancestors` (``ANCHOR_EMBED_ORIGINS``: "*" by default, or the merchant's own sites);
+    every other page by nobody."""
+    csp = f"{_CSP_BASE}; frame-ancestors {ancestors if frameable else chr(39) + 'none' + chr(39)}"
     headers = {
         "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
@@ -40,9 +43,11 @@ def _headers(*, frameable: bool) -> dict[str, str]:
     return headers
 
 
-def _page(name: str, *, frameable: bool = False) -> FileResponse:
+def _page(name: str, *, frameable: bool = False, ancestors: str = "*") -> FileResponse:
     return FileResponse(
-        PAGES_DIR / name, media_type="text/html; charset=utf-8", headers=_headers(frameable=frameable)
+        PAGES_DIR / name,
+        media_type="text/html; charset=utf-8",
+        headers=_headers(frameable=frameable, ancestors=ancestors),
     )
 
 
@@ -52,9 +57,9 @@ def index_page() -> FileResponse:
 
 
 @router.get("/chat")
-def chat_page() -> FileResponse:
+def chat_page(settings: SettingsDep) -> FileResponse:
     """The shopper chat widget (``?merchant=<id>``); embeddable in a merchant's own site."""
-    return _page("chat.html", frameable=True)
+    return _page("chat.html", frameable=True, ancestors=settings.embed_origins)
 
 
 @router.get("/console")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
+from api.deps import SettingsDep
 from api.routes.pages import _page
 from api.routes.rooms import ROOM_ID
 
@@ -14,8 +15,8 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
 @router.get("/room/{room_id}")
-def room_page(room_id: str) -> FileResponse:
+def room_page(room_id: str, settings: SettingsDep) -> FileResponse:
     """The viewer page of one room; it may be framed (a merchant's site) like the chat widget."""
     if not ROOM_ID.match(room_id):
         raise HTTPException(404, f"room id {room_id!r} is not valid")
-    return _page("room.html", frameable=True)
+    return _page("room.html", frameable=True, ancestors=settings.embed_origins)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect
 
+from api.app import create_app
+from api.settings import Settings
 from tests.e2e.conftest import LiveServer
 from tests.e2e.helpers import open_chat, snapshot
 
@@ -25,7 +28,8 @@ def test_pages_and_assets_are_served_with_a_strict_policy(live_server: LiveServe
             assert "'unsafe-inline'" not in policy
             assert response.headers["x-content-type-options"] == "nosniff"
         assert "frame-ancestors 'none'" in client.get("/console").headers["content-security-policy"]
-        assert "frame-ancestors" not in client.get("/chat").headers["content-security-policy"]
+        # The widget and the room page (the OBS overlay) may be framed, by ANCHOR_EMBED_ORIGINS ("*" by default).
+        assert "frame-ancestors *" in client.get("/chat").headers["content-security-policy"]
 
         script = client.get("/static/chat.js")
         assert script.status_code == 200
@@ -123,3 +127,11 @@ def test_the_sse_parser_handles_split_chunks_and_line_endings(live_server: LiveS
         {"event": "message", "data": "no event name"},
         {"event": "done", "data": "{}"},
     ]
+
+
+def test_embedding_is_limited_to_the_configured_origins(settings: Settings) -> None:
+    limited = settings.model_copy(update={"embed_origins": "https://shop.example.com"})
+    with TestClient(create_app(limited, warm_up=False)) as client:
+        policy = client.get("/chat").headers["content-security-policy"]
+        assert "frame-ancestors https://shop.example.com" in policy
+        assert "frame-ancestors 'none'" in client.get("/catalog").headers["content-security-policy"]
