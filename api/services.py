@@ -6,6 +6,7 @@ schema, the embedding model and each merchant's index load on first use (or in `
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -29,6 +30,8 @@ from knowledge.line_vectors import LineVectors
 from knowledge.models import ProgressFn
 from knowledge.retriever import HybridRetriever
 from knowledge.store import CatalogStore, create_engine_for
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from agent.live.bus import RoomBus
@@ -303,8 +306,17 @@ class Services:
             if cached is not None and cached[0] == version:
                 return cached[1]
             index = self.index(merchant)
-            if not index.exists():
+            products = self.store.all_products(merchant)
+            documents = self.store.documents(merchant)
+            if not index.exists() and not products and not documents:
                 return None
+            if not index.matches(products, documents):
+                # The index is behind the store (an import was killed after the store's commit, or the
+                # index was lost): rebuild it from the store, the source of truth, before serving anything.
+                log.warning(
+                    "index of %s does not match its catalog (version %s): rebuilding", merchant, version
+                )
+                index.sync(products, documents)
             index.load()
             retriever = HybridRetriever(index)
             self._retrievers[merchant] = (version, retriever)

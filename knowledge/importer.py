@@ -150,7 +150,10 @@ class CatalogImporter:
                 )
                 return self._finish(report, started)
         report.applied = True
-        if index is not None and (report.changed or force_index):
+        if index is not None:
+            # Always: "unchanged" must mean unchanged in the index too. An import killed after the store's
+            # commit left the index behind; the sync finds that (the catalog's fingerprint differs) and
+            # rebuilds, and is a no-op when the index already matches.
             self._sync(merchant, index, progress, report)
         return self._finish(report, started)
 

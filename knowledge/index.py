@@ -275,6 +275,17 @@ class CatalogIndex:
             self._cleanup(keep={name, previous.name if previous else ""})
         return IndexSyncStats(len(records), embedded, reused, time.perf_counter() - started)
 
+    def matches(self, products: Sequence[Product], documents: Sequence[Document] = ()) -> bool:
+        """True when the live generation was built from exactly this catalog (and this embedder)."""
+        catalog = catalog_passages(products, documents)
+        records = [
+            PassageRecord(cp.passage, cp.sku, cache_key(self.embedder.name, cp.passage.text))
+            for cp in catalog
+        ]
+        entries = [ProductEntry.from_product(p) for p in products]
+        current = self._current_fingerprint()
+        return current is not None and current == self._fingerprint(records, entries)
+
     def _fingerprint(self, records: list[PassageRecord], entries: list[ProductEntry]) -> str:
         digest = hashlib.sha1()
         digest.update(

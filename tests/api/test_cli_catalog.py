@@ -29,7 +29,7 @@ def test_ingest_sample_then_list_show_search(settings: Settings) -> None:
     second = json.loads(again.output)
     assert second["added"] == []
     assert second["updated"] == []
-    assert second["index_stats"] is None  # nothing changed: nothing embedded
+    assert second["index_stats"]["embedded"] == 0  # nothing changed: nothing embedded
 
     listed = json.loads(runner.invoke(app, ["products", "list", "--json", "--limit", "5"]).output)
     assert len(listed) == 5
