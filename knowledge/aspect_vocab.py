@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 PACKAGED = Path(__file__).with_name("data") / "aspects.yaml"
+_LINE_CACHE = 200_000
 
 
 class AspectVocabularyError(ValueError):
@@ -90,6 +91,8 @@ class AspectVocabulary:
     sources: list[str] = field(default_factory=list)
     _efficacy: re.Pattern[str] | None = None
     _product_words: re.Pattern[str] | None = None
+    #: The aspects of catalog lines already read (a line is read at every question about its product).
+    _lines: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, extra: Path | None = None) -> AspectVocabulary:
@@ -151,9 +154,15 @@ class AspectVocabulary:
 
     def of_line(self, key: str, value: str) -> frozenset[str]:
         """The aspects a catalog line is about: by its key (or, without a key, its text) and its units."""
+        cached = self._lines.get((key, value))
+        if cached is not None:
+            return cached
         found = set(_longest(key or value, {a.id: a._keys for a in self.aspects.values()}))
         found.update(a.id for a in self.aspects.values() if a.has_unit(value))
-        return frozenset(found)
+        if len(self._lines) >= _LINE_CACHE:
+            self._lines.clear()  # a catalog's lines are few; a bound keeps a long-running process small
+        self._lines[(key, value)] = result = frozenset(found)
+        return result
 
     def efficacy_terms(self, question: str) -> tuple[str, ...]:
         """The medical or efficacy results a question asks a product to deliver ("祛斑", "cure")."""
