@@ -136,7 +136,13 @@ class HTTPMetricsMiddleware:
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", summary="Prometheus metrics (text exposition format)", include_in_schema=True)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (text exposition format)",
+    include_in_schema=True,
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Metrics"}},
+)
 def metrics_endpoint(request: Request) -> Response:
     return Response(content=metrics_of(request.app).render(), media_type=CONTENT_TYPE_LATEST)
 

@@ -37,7 +37,7 @@ from api.auth import OwnerKey, StaffKey
 from api.deps import MerchantDep, ServicesDep, SettingsDep
 from api.ratelimit import TokenBucketLimiter
 from api.room_feed import RoomFeed, RoomFeeds, Viewer
-from api.routes.chat import client_ip, read_json_body, validate_body
+from api.routes.chat import client_ip, read_json_body, request_body_schema, validate_body
 from api.services import Services
 from api.settings import Settings
 
@@ -260,7 +260,20 @@ def get_room(merchant: MerchantDep, room_id: str, services: ServicesDep, _key: S
     return _owned_room(services, merchant, room_id)
 
 
-@router.post("/v1/merchants/{merchant}/rooms/{room_id}/commands", status_code=202)
+@router.post(
+    "/v1/merchants/{merchant}/rooms/{room_id}/commands",
+    status_code=202,
+    openapi_extra=request_body_schema(CommandIn),
+    responses={
+        400: {"description": "Empty or malformed body"},
+        401: {"description": "No valid API key"},
+        403: {"description": "The key cannot act for this merchant"},
+        404: {"description": "No such room for this merchant"},
+        409: {"description": "The room is not running on this server"},
+        413: {"description": "Body too long"},
+        422: {"description": "Invalid command"},
+    },
+)
 async def room_command(
     request: Request, merchant: MerchantDep, room_id: str, services: ServicesDep, _key: StaffKey
 ) -> dict[str, Any]:
@@ -322,7 +335,18 @@ def to_chat_item(room_id: str, body: ChatIn) -> ViewerMessage | RoomEvent:
     )
 
 
-@router.post("/v1/rooms/{room_id}/chat", status_code=202)
+@router.post(
+    "/v1/rooms/{room_id}/chat",
+    status_code=202,
+    openapi_extra=request_body_schema(ChatIn),
+    responses={
+        400: {"description": "Empty or malformed body"},
+        404: {"description": "No such room running"},
+        413: {"description": "Body too long"},
+        422: {"description": "Invalid message or event"},
+        429: {"description": "Rate limited; see Retry-After"},
+    },
+)
 async def post_chat(
     request: Request, room_id: str, services: ServicesDep, settings: SettingsDep
 ) -> JSONResponse:
