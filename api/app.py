@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,6 +37,46 @@ log = logging.getLogger("anchor.api")
 
 def _error(status: int, code: str, message: str, **extra: object) -> JSONResponse:
     return JSONResponse(status_code=status, content={"error": {"code": code, "message": message, **extra}})
+
+
+_COMMON: dict[str, str] = {
+    "400": "The body is empty or not valid JSON",
+    "401": "No valid API key",
+    "403": "The key's role or merchant does not allow this",
+    "404": "The merchant id is not valid, or the thing named does not exist",
+    "413": "The body is too long",
+    "422": "A field or parameter is invalid; the error names it",
+}
+
+
+def _declare_common_statuses(app: FastAPI) -> None:
+    """Declare in the OpenAPI schema the statuses the shared dependencies return, so the schema is true for
+    every operation: 404 under ``{merchant}`` (an invalid or unknown merchant), 401/403 where a key is
+    required, 400/413/422 where a body is read."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if not isinstance(operation, dict) or "responses" not in operation:
+                    continue
+                wanted: list[str] = []
+                if "{merchant}" in path or "{room_id}" in path:
+                    wanted.append("404")
+                if operation.get("security"):
+                    wanted += ["401", "403"]
+                if method in ("post", "put", "patch"):
+                    wanted += ["400", "413", "422"]
+                if operation.get("parameters"):
+                    wanted.append("422")
+                for status in wanted:
+                    operation["responses"].setdefault(status, {"description": _COMMON[status]})
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> FastAPI:
@@ -104,5 +146,6 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(rooms.router)
     app.include_router(room_page.router)
     install_metrics(app)  # per-app registry, request counting, GET /metrics
+    _declare_common_statuses(app)
     app.add_middleware(UnencodableTextGuard)  # a lone surrogate in a JSON body: 422, never a 500
     return app

@@ -178,6 +178,10 @@ def list_models(services: ServicesDep) -> dict[str, Any]:
     summary="OpenAI-compatible chat completion (model = merchant id)",
     openapi_extra=request_body_schema(ChatCompletionIn),
     response_model=None,
+    responses={
+        404: {"description": "The model names no merchant here"},
+        429: {"description": "Rate limited; see Retry-After"},
+    },
 )
 async def chat_completions(request: Request, services: ServicesDep) -> JSONResponse | StreamingResponse:
     settings = services.settings
