@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -13,6 +13,8 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from api.auth import check_secret_key
 from api.metrics import install_metrics
@@ -47,6 +49,26 @@ _COMMON: dict[str, str] = {
     "413": "The body is too long",
     "422": "A field or parameter is invalid; the error names it",
 }
+
+
+def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route of `app` serves at this request's path."""
+    methods: set[str] = set()
+
+    def visit(routes: Sequence[BaseRoute]) -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)  # an included router: its own routes
+            if inner is not None:
+                visit(inner.routes)
+                continue
+            match, _ = route.matches({**scope, "method": "GET"})
+            if match != Match.NONE:
+                methods.update(getattr(route, "methods", None) or ())
+
+    visit(app.routes)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def _declare_common_statuses(app: FastAPI) -> None:
@@ -110,7 +132,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {
             400: "bad_request",
             401: "unauthorized",
@@ -124,6 +146,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         response = _error(exc.status_code, code, str(exc.detail))
         if exc.headers:
             response.headers.update(exc.headers)
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route matching the path; every route there counts.
+            response.headers["Allow"] = ", ".join(_allowed_methods(app, request.scope))
         return response
 
     @app.exception_handler(RequestValidationError)

@@ -43,3 +43,12 @@ def test_reading_a_transcript_declares_its_refusals(schema: dict[str, Any]) -> N
 
 def test_metrics_are_declared_as_text(schema: dict[str, Any]) -> None:
     assert "text/plain" in schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+
+
+def test_405_names_every_method_the_path_serves(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(Settings(data_dir=tmp_path, embedder="hash"), warm_up=False)) as client:
+        response = client.delete("/v1/merchants/demo/conversations/c1/messages")
+        assert response.status_code == 405
+        assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD", "POST"}
