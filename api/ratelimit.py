@@ -7,13 +7,13 @@ answers with the seconds until the next token (the HTTP layer turns that into 42
 Memory is bounded: buckets idle long enough to be full again carry no information and are dropped, and
 the table never holds more than `max_keys` buckets (the least recently used go first).
 
-The buckets live in one process. Several API processes behind a load balancer need a shared limiter
-(Redis, one atomic script per check): it only has to implement the `RateLimiter` protocol below, and
-`ChatRateLimits` takes any two of them.
+The buckets live in one process (`TokenBucketLimiter`) or, with ``ANCHOR_REDIS_URL`` set, in Redis
+(`RedisTokenBucketLimiter`: one atomic script per check), so a limit holds across several API processes.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 Clock = Callable[[], float]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,3 +186,84 @@ class ChatRateLimits:
             self.per_ip.refund(ip_key)
             return conversation
         return RateDecision(True, remaining=min(decision.remaining, conversation.remaining))
+
+
+# One atomic step of a token bucket in Redis, on the server's clock (so every API process agrees):
+# refill by the time passed, then take `cost` tokens (a negative cost gives tokens back).
+_BUCKET_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local data = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
+local tokens = tonumber(data[1])
+local updated = tonumber(data[2])
+if tokens == nil then
+  tokens = burst
+  updated = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - updated) * rate)
+local allowed = 0
+if cost < 0 or tokens >= cost then
+  tokens = math.min(burst, tokens - cost)
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return {allowed, tostring(tokens)}
+"""
+
+
+class RedisTokenBucketLimiter:
+    """The same token bucket, kept in Redis, so a limit holds across every API process behind a balancer.
+
+    Each check is one atomic script on the Redis server's clock; keys expire once a bucket would be full
+    again. When Redis cannot be reached the request is allowed and the failure logged: a limiter outage
+    must not take the shop's chat down.
+
+    Args:
+        url: the Redis URL (``ANCHOR_REDIS_URL``).
+        per_minute, burst, scope: as for `TokenBucketLimiter`.
+        prefix: the key prefix (``ANCHOR_RATE_LIMIT_PREFIX``), so deployments sharing a Redis stay apart.
+    """
+
+    def __init__(
+        self, url: str, per_minute: float, burst: int, *, scope: str = "", prefix: str = "anchor:rl:"
+    ) -> None:
+        import redis
+
+        if per_minute <= 0:
+            raise ValueError(f"rate must be positive, got {per_minute} per minute")
+        if burst < 1:
+            raise ValueError(f"burst must be at least 1, got {burst}")
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.scope = scope
+        self.prefix = f"{prefix}{scope}:"
+        self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self._script = self._client.register_script(_BUCKET_SCRIPT)
+
+    def _run(self, key: str, cost: float) -> tuple[bool, float] | None:
+        import redis
+
+        try:
+            allowed, tokens = self._script(keys=[self.prefix + key], args=[self.rate, self.burst, cost])
+        except redis.RedisError:
+            logger.warning(
+                "the rate limiter's Redis is unreachable; the request is let through", exc_info=True
+            )
+            return None
+        return bool(allowed), float(tokens)
+
+    def acquire(self, key: str) -> RateDecision:
+        outcome = self._run(key, 1.0)
+        if outcome is None:
+            return RateDecision(True)
+        allowed, tokens = outcome
+        if allowed:
+            return RateDecision(True, remaining=int(tokens))
+        return RateDecision(False, retry_after=(1.0 - tokens) / self.rate, remaining=0, scope=self.scope)
+
+    def refund(self, key: str) -> None:
+        self._run(key, -1.0)

@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     #: Reverse proxies whose X-Forwarded-For `anchor serve` believes (comma-separated IPs or CIDRs, "*" for any);
     #: empty (the default): the address is the TCP peer's, whatever headers a client sends.
     trusted_proxies: str = ""
+    #: Key prefix of the Redis-backed rate limits (with ``redis_url``); deployments sharing a Redis stay apart.
+    rate_limit_prefix: str = "anchor:rl:"
     #: Who may frame the shopper widget and the room page (the OBS overlay): a CSP frame-ancestors source
     #: list, e.g. "https://shop.example.com"; "*" (the default) lets any site embed them.
     embed_origins: str = "*"

@@ -30,7 +30,7 @@ from agent.pipeline import AnswerResult, MessageTooLongError
 from api.auth import optional_principal
 from api.deps import MerchantDep, ServicesDep
 from api.logging import log_answer
-from api.ratelimit import ChatRateLimits
+from api.ratelimit import ChatRateLimits, RedisTokenBucketLimiter
 from api.schemas import MAX_OFFSET
 from api.services import Services
 from api.settings import Settings
@@ -187,6 +187,25 @@ def client_ip(request: Request, settings: Settings) -> str:
 def chat_limits(request: Request, settings: Settings) -> ChatRateLimits:
     """The app's chat limiter, built on first use from the settings."""
     limits: ChatRateLimits | None = getattr(request.app.state, "chat_limits", None)
+    if limits is None and settings.redis_url:
+        # Several API processes share one Redis: the limits hold across all of them.
+        limits = ChatRateLimits(
+            RedisTokenBucketLimiter(
+                settings.redis_url,
+                settings.chat_rate_per_minute_ip,
+                settings.chat_burst_ip,
+                scope="ip",
+                prefix=settings.rate_limit_prefix,
+            ),
+            RedisTokenBucketLimiter(
+                settings.redis_url,
+                settings.chat_rate_per_minute_conversation,
+                settings.chat_burst_conversation,
+                scope="conversation",
+                prefix=settings.rate_limit_prefix,
+            ),
+        )
+        request.app.state.chat_limits = limits
     if limits is None:
         limits = ChatRateLimits.in_memory(
             ip_per_minute=settings.chat_rate_per_minute_ip,

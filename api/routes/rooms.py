@@ -33,9 +33,9 @@ from agent.live.events import Command, CommandKind, RoomEvent, ViewerMessage
 from agent.live.manager import RoomRunningError, UnknownRoomError
 from agent.live.plan import PlanError, RoomPlan
 from agent.live.triage import TriageDecision
-from api.auth import OwnerKey, StaffKey
+from api.auth import OwnerKey, StaffKey, optional_principal
 from api.deps import MerchantDep, ServicesDep, SettingsDep
-from api.ratelimit import TokenBucketLimiter
+from api.ratelimit import RateLimiter, RedisTokenBucketLimiter, TokenBucketLimiter
 from api.room_feed import RoomFeed, RoomFeeds, Viewer
 from api.routes.chat import client_ip, read_json_body, request_body_schema, validate_body
 from api.services import Services
@@ -296,8 +296,17 @@ async def room_command(
 
 
 # -- viewer chat over HTTP ---------------------------------------------------------------------------------
-def _chat_limiter(app: FastAPI, settings: Settings) -> TokenBucketLimiter:
-    limiter: TokenBucketLimiter | None = getattr(app.state, "room_chat_limiter", None)
+def _chat_limiter(app: FastAPI, settings: Settings) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(app.state, "room_chat_limiter", None)
+    if limiter is None and settings.redis_url:
+        limiter = RedisTokenBucketLimiter(
+            settings.redis_url,
+            settings.room_chat_rate_per_minute_ip,
+            settings.room_chat_burst_ip,
+            scope="room-ip",
+            prefix=settings.rate_limit_prefix,
+        )
+        app.state.room_chat_limiter = limiter
     if limiter is None:
         limiter = TokenBucketLimiter(
             settings.room_chat_rate_per_minute_ip,
@@ -309,15 +318,11 @@ def _chat_limiter(app: FastAPI, settings: Settings) -> TokenBucketLimiter:
     return limiter
 
 
-def _trusted_sender(request: Request, services: Services, merchant: str | None) -> bool:
-    """True when the request carries a staff key of the room's merchant (a platform connector)."""
-    header = request.headers.get("authorization", "")
-    secret = (
-        header[7:].strip() if header.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
-    )
-    if not secret or merchant is None:
+def _trusted_sender(request: Request, merchant: str | None) -> bool:
+    """True when the request carries a key of the room's merchant (a platform connector)."""
+    if merchant is None:
         return False
-    principal = services.keys.authenticate(secret.strip())
+    principal = optional_principal(request)
     return principal is not None and principal.can_act_for(merchant)
 
 
@@ -361,7 +366,7 @@ async def post_chat(
         merchant = record.merchant if record is not None else None
     else:
         raise HTTPException(404, f"room {room_id!r} is not running on this server")
-    trusted = await run_in_threadpool(_trusted_sender, request, services, merchant)
+    trusted = await run_in_threadpool(_trusted_sender, request, merchant)
     if not trusted:
         decision = _chat_limiter(request.app, settings).acquire(client_ip(request, settings))
         if not decision.allowed:

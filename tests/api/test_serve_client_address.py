@@ -85,3 +85,38 @@ def test_forged_forwarded_for_gets_the_same_429s(tmp_path: Path) -> None:
 def test_a_trusted_proxy_passes_the_client_address(tmp_path: Path) -> None:
     for base in _serve(tmp_path, ANCHOR_TRUSTED_PROXIES="127.0.0.1"):
         assert _statuses(base, 12) == [200] * 12  # twelve clients behind the proxy, each under its burst
+
+
+def _redis_url() -> str:
+    import redis
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.RedisError:
+        if os.environ.get("CI"):
+            pytest.fail("Redis at 127.0.0.1:6379 is not reachable; CI is set, so this test must run")
+        pytest.skip("Redis at 127.0.0.1:6379 is not reachable")
+    return url
+
+
+def test_the_limit_holds_across_two_api_processes(tmp_path: Path) -> None:
+    shared = {
+        "ANCHOR_REDIS_URL": _redis_url(),
+        "ANCHOR_RATE_LIMIT_PREFIX": f"anchor-test:{os.getpid()}:{time.time_ns()}:",
+    }
+    first_dir, second_dir = tmp_path / "a", tmp_path / "b"
+    first_dir.mkdir()
+    second_dir.mkdir()
+    for first in _serve(first_dir, **shared):
+        for second in _serve(second_dir, **shared):
+            statuses: list[int] = []
+            with httpx.Client(timeout=30) as client:
+                for i in range(10):
+                    base = first if i % 2 == 0 else second
+                    response = client.post(
+                        f"{base}/v1/merchants/demo/conversations/r-{i}/messages", json={"text": "你好"}
+                    )
+                    statuses.append(response.status_code)
+            # One client, one burst of 5, whichever process answers.
+            assert statuses == [200] * 5 + [429] * 5
