@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from api.cli.app import app
 
 # Command modules: importing one registers its commands.
@@ -18,7 +20,18 @@ from api.cli import voice as _voice  # noqa: F401  isort: skip
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Arguments that are not valid text (bytes that are not UTF-8 reach Python
+    as lone surrogates) are refused here, at the edge, naming the argument."""
+    for position, argument in enumerate(sys.argv[1:], start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = argument.encode("utf-8", "backslashreplace").decode("utf-8")
+            sys.stderr.write(
+                f"error: argument {position} ({shown[:60]}) is not valid UTF-8 text; "
+                "check the terminal's encoding (LANG=C.UTF-8) and try again\n"
+            )
+            raise SystemExit(2) from None
     app()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -168,3 +169,21 @@ def test_chat_repl_ends_at_eof_and_survives_bad_lines(catalog_env: Path) -> None
     assert result.exit_code == 0, result.output
     assert "the limit is 2000" in result.output
     assert result.stdout.count("route=") == 1
+
+
+def test_an_argument_that_is_not_utf8_is_refused_naming_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    anchor = Path(sys.executable).with_name("anchor")
+    env = {**os.environ, "ANCHOR_DATA_DIR": str(tmp_path / "var"), "ANCHOR_EMBEDDER": "hash"}
+    result = subprocess.run(
+        [str(anchor), "ask", "-m", "demo", b"\xff X3 Pro".decode("utf-8", "surrogateescape")],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert b"argument 4" in result.stderr
+    assert b"not valid UTF-8" in result.stderr
+    assert b"Traceback" not in result.stderr
