@@ -199,7 +199,23 @@ def _owned_room(services: Services, merchant: str, room_id: str) -> dict[str, An
 
 
 # -- merchant routes -------------------------------------------------------------------------------------
-@router.post("/v1/merchants/{merchant}/rooms", status_code=201)
+def _plan_body_schema() -> dict[str, Any]:
+    """The room plan as the request body; ``merchant`` may be left out (the path's is used)."""
+    extra = request_body_schema(RoomPlan)
+    schema = extra["requestBody"]["content"]["application/json"]["schema"]
+    schema["required"] = [name for name in schema.get("required", []) if name != "merchant"]
+    return extra
+
+
+@router.post(
+    "/v1/merchants/{merchant}/rooms",
+    status_code=201,
+    openapi_extra=_plan_body_schema(),
+    responses={
+        409: {"description": "The room already runs here, or its id belongs to another merchant"},
+        422: {"description": "Every problem in the plan (fields, unknown skus)"},
+    },
+)
 async def start_room(
     request: Request, merchant: MerchantDep, services: ServicesDep, _key: OwnerKey
 ) -> dict[str, Any]:

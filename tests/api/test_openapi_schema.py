@@ -24,6 +24,7 @@ def schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     "path",
     [
         "/v1/merchants/{merchant}/conversations/{conversation_id}/messages",
+        "/v1/merchants/{merchant}/rooms",
         "/v1/merchants/{merchant}/rooms/{room_id}/commands",
         "/v1/rooms/{room_id}/chat",
     ],
