@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.evidence import stock_state
 from knowledge.models import Product, Variant
+from knowledge.units import convert, quantities
 
 # Colour words across the two languages, so "红色" finds a variant named "Red" and back.
 # Chinese forms carry 色 (or are two-character names) so 口红 (lipstick) is not "red" and 白菜 not "white".
@@ -148,8 +150,6 @@ _COUNT = re.compile(
 def measure_keys(text: str) -> set[str]:
     """Comparable measures in an option value or a question: lengths in cm, counts, masses in grams,
     volumes in ml ("2.0m床" → {"len:200"}, "3-pack" → {"count:3"}, "500g" → {"mass:500"})."""
-    from knowledge.units import convert, quantities
-
     text = arabic_numbers(text)
     keys: set[str] = set()
     for match in _LENGTH.finditer(text):
@@ -441,20 +441,14 @@ def value_states(product: Product) -> dict[str, list[tuple[str, str, int | None]
                 rows.append((value, "unknown", None))
             elif all(s <= 0 for s in known):
                 rows.append((value, "sold_out", 0))
-            elif any(s <= 0 for s in known) or len({_state_of(s) for s in known}) > 1:
+            elif any(s <= 0 for s in known) or len({stock_state(s) for s in known}) > 1:
                 rows.append((value, "some_sold_out" if any(s <= 0 for s in known) else "mixed", None))
-            elif len(known) == 1 and _state_of(known[0]) == "low":
+            elif len(known) == 1 and stock_state(known[0]) == "low":
                 rows.append((value, "low", known[0]))
             else:
                 rows.append((value, "in_stock", None))
         out[key] = rows
     return out
-
-
-def _state_of(stock: int) -> str:
-    from agent.evidence import stock_state
-
-    return stock_state(stock)
 
 
 def asked_options(product: Product, question: str) -> list[str]:

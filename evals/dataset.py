@@ -17,22 +17,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from agent.router import AfterSalesCategory
+from agent.router import AfterSalesCategory, Route
 
 Lang = Literal["zh", "en"]
 Slice = Literal["zh", "en", "cross"]
 ChannelName = Literal["chat", "live"]
-RouteName = Literal[
-    "after_sales",
-    "product_question",
-    "recommendation",
-    "comparison",
-    "greeting",
-    "chitchat",
-    "bot_question",
-    "clarify",
-    "other",
-]
+#: The router's routes, plus "clarify" (the bot asks whether a message is about a product or an order).
+RouteName = Route | Literal["clarify"]
 CategoryName = AfterSalesCategory
 FactKind = Literal["price", "list_price", "stock_state", "variant_available", "variant_sold_out", "attribute"]
 

@@ -16,6 +16,7 @@ from agent.evidence import LOW_STOCK
 from evals.dataset import FactSpec
 from evals.reference import Reference
 from knowledge.models import Product, Variant
+from knowledge.units import convert, quantities, rounded
 
 StockState = str  # "in_stock" | "low" | "sold_out" | "unknown"
 
@@ -284,8 +285,6 @@ _TARGET_UNITS = (
 def converted_numbers(text: str) -> set[Decimal]:
     """The catalog's quantities in every other unit, rounded as the answers round them: an answer may
     state "3.6kg约合7.2斤" (derived evidence), and nothing else new."""
-    from knowledge.units import convert, quantities, rounded
-
     out: set[Decimal] = set()
     for quantity in quantities(text):
         for unit in _TARGET_UNITS:

@@ -71,12 +71,6 @@ class Aspect:
             # One-letter units ("L", "g", "m", "V", "W") in either case after a number, except m/M.
             self._units = re.compile(self._units.pattern, 0 if "m" in self.units else re.I)
 
-    def asked_in(self, question: str) -> bool:
-        return self._ask is not None and self._ask.search(question) is not None
-
-    def names_key(self, text: str) -> bool:
-        return self._keys is not None and self._keys.search(text) is not None
-
     def has_unit(self, text: str) -> bool:
         return self._units is not None and self._units.search(text) is not None
 

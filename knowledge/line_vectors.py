@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -20,7 +21,8 @@ from knowledge.models import Product
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
-_SENTENCE_END = ("。", "！", "？", "!", "?", "；", ";")
+#: Where a sentence ends: after Chinese or Latin end punctuation, or after a full stop and a space.
+SENTENCE_END = re.compile(r"(?<=[。！？!?；;])\s*|(?<=\.)\s+")
 
 
 def product_lines(product: Product) -> list[tuple[str, str, str]]:
@@ -41,18 +43,8 @@ def product_lines(product: Product) -> list[tuple[str, str, str]]:
 
 
 def split_sentences(text: str) -> list[str]:
-    out: list[str] = []
-    current = ""
-    for i, ch in enumerate(text):
-        current += ch
-        ends = ch in _SENTENCE_END or (ch == "." and (i + 1 == len(text) or text[i + 1].isspace()))
-        if ends:
-            if current.strip():
-                out.append(current.strip())
-            current = ""
-    if current.strip():
-        out.append(current.strip())
-    return out
+    """Sentences of a description, stripped; empty pieces dropped."""
+    return [part.strip() for part in SENTENCE_END.split(text) if part.strip()]
 
 
 def _key(embedder: str, text: str) -> str:

@@ -147,11 +147,7 @@ class Quantity:
 
     @property
     def dimension(self) -> str:
-        return _UNITS[self.unit][0] if self.unit in _UNITS else _UNITS[_inverse(self.unit)][0]
-
-
-def _inverse(unit: str) -> str:
-    return next(u for u, c in _CANONICAL.items() if c == unit)
+        return _UNITS[self.unit][0]
 
 
 def canonical_unit(unit: str) -> str:
@@ -167,7 +163,7 @@ def quantities(text: str) -> list[Quantity]:
     for match in _QUANTITY.finditer(text):
         if match.group("num") is not None:
             unit = canonical_unit(match.group("unit"))
-            if unit not in _UNITS and unit not in _CANONICAL.values():
+            if unit not in _UNITS:
                 continue
             out.append(Quantity(Decimal(match.group("num")), unit, match.group(0)))
         else:
@@ -185,22 +181,15 @@ def asked_unit(question: str) -> str | None:
     return None
 
 
-def _factor(unit: str) -> tuple[str, Decimal]:
-    if unit in _UNITS:
-        return _UNITS[unit]
-    return _UNITS[_inverse(unit)]
-
-
 def convert(quantity: Quantity, target: str) -> Decimal | None:
     """`quantity` in `target` units, or None when the dimensions differ (or it is already in them)."""
     target = canonical_unit(target)
     if target == quantity.unit:
         return None
-    try:
-        dim_from, f_from = _factor(quantity.unit)
-        dim_to, f_to = _factor(target)
-    except StopIteration:
+    if quantity.unit not in _UNITS or target not in _UNITS:
         return None
+    dim_from, f_from = _UNITS[quantity.unit]
+    dim_to, f_to = _UNITS[target]
     if quantity.unit == "oz" and dim_to == "volume":
         # "12 oz" on a bottle or a cup is fluid ounces.
         return convert(Quantity(quantity.value, "fl oz", quantity.text), target)

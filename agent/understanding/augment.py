@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from agent.understanding.intents import AFTER_SALES_INTENTS, INTENTS
+
 if TYPE_CHECKING:
     from agent.understanding.train import Example
 
@@ -129,18 +131,7 @@ _NOISES: tuple[Callable[[str, random.Random], str], ...] = (
     _lower,
 )
 # An order number turns a question into an order's problem; only messages about an order get one.
-_ORDER_FREE = frozenset(
-    {
-        "presale_policy",
-        "product_question",
-        "recommendation",
-        "comparison",
-        "greeting",
-        "chitchat",
-        "bot_question",
-        "other",
-    }
-)
+_ORDER_FREE = frozenset(INTENTS) - AFTER_SALES_INTENTS
 
 
 def augment(examples: Sequence[Example], *, copies: int = 1, seed: int = 7) -> list[Example]:

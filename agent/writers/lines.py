@@ -14,12 +14,10 @@ from dataclasses import dataclass
 
 from agent.evidence import Citation
 from knowledge.glossary import glossary_matches
-from knowledge.line_vectors import product_lines
+from knowledge.line_vectors import SENTENCE_END, product_lines
 from knowledge.models import Product
 from knowledge.retriever import Hit
 from knowledge.tokenize import tokenize
-
-_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])\s*|(?<=\.)\s+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +370,7 @@ def _hit_lines(hits: Sequence[Hit]) -> list[tuple[str, Citation, float]]:
         # line of content follows on the same line ("包邮条件: - 人民币订单：…") and counts like the rest.
         head, _, rest = body.partition("\n")
         text = head.split(":", 1)[-1] + ("\n" + rest if rest.strip() else "")
-        for part in _SENTENCE_END.split(text):
+        for part in SENTENCE_END.split(text):
             part = part.strip(" -•\n")
             if len(part) >= 2:
                 out.append((part, Citation.of_hit(hit), hit.score))
