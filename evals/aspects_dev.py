@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.writers.lines import question_terms
-from agent.writers.matching import AspectMatcher, MatchParams, ScoredLine, decide, rescore, without_naming
+from agent.writers.matching import AspectMatcher, MatchParams, ScoredLine, decide, rescore
 from evals.dataset import Case, FactSpec
 from evals.facts import check_fact
 from evals.reference import Reference
@@ -59,21 +58,12 @@ def _prepare(
 ) -> list[tuple[AspectCase, list[ScoredLine], tuple[str, ...]]]:
     """Each case with its product's lines scored (the questions embedded in one batch, without the words
     that name the product, as the pipeline does)."""
-    abouts = []
-    for case in cases:
-        product = ref.products[case.sku]
-        naming = f"{product.brand} {product.title} {product.sku}"
-        # As the matcher does: a question made only of the product's words is read whole.
-        named_only = not question_terms(case.question, naming=naming)
-        abouts.append(case.question if named_only else without_naming(case.question, naming))
+    readings = [matcher.reading(case.question, ref.products[case.sku]) for case in cases]
+    abouts = [about for about, _asked, _terms in readings]
     vectors = embed_questions(abouts) if abouts else np.zeros((0, 1))
     return [
-        (
-            case,
-            matcher.score(case.question, ref.products[case.sku], qv),
-            matcher.asked_about(case.question, about),
-        )
-        for case, about, qv in zip(cases, abouts, vectors, strict=True)
+        (case, matcher.score(case.question, ref.products[case.sku], qv), asked)
+        for case, (_about, asked, _terms), qv in zip(cases, readings, vectors, strict=True)
     ]
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.evidence import Citation
-from agent.writers.lines import Line, _coverage, question_terms
+from agent.writers.lines import Line, Term, _coverage, question_terms
 from knowledge.aspect_vocab import AspectVocabulary, packaged_vocabulary
 from knowledge.line_vectors import LineVectors, product_lines
 from knowledge.models import Product
@@ -82,22 +82,6 @@ class AspectMatch:
         top = self.lines[0]
         return Line(top.text, top.citation, top.score)
 
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "asked": list(self.asked),
-            "verdict": self.verdict,
-            "lines": [
-                {
-                    "text": s.text,
-                    "score": round(s.score, 3),
-                    "dense": round(s.dense, 3),
-                    "lexical": round(s.lexical, 3),
-                    "aspects": sorted(s.aspects),
-                }
-                for s in self.lines[:3]
-            ],
-        }
-
 
 #: Aspects that are answered by the store's facts (stock, variants), never by a line.
 _FACT_ASPECTS = frozenset({"availability"})
@@ -127,27 +111,44 @@ class AspectMatcher:
         ("Stormshell Waterproof jacket: is it really waterproof?"), from the whole question."""
         return self.asked(about) or self.asked(question)
 
-    def score(
-        self, question: str, product: Product, question_vector: np.ndarray | None = None
-    ) -> list[ScoredLine]:
-        """All lines of `product`, best first.
+    def reading(self, question: str, product: Product) -> tuple[str, tuple[str, ...], list[Term]]:
+        """How the question is read about `product`: the text that is embedded, the aspects asked, and the
+        content terms that lines must cover.
 
         The question is read without the words that name the product ("Everkeep保温瓶能装多少水" asks
-        "能装多少水"): the name says which product, not which of its lines.
+        "能装多少水"): the name says which product, not which of its lines. Unless nothing else is left
+        ("1号是加绒的吗" about a 加绒 hoodie asks whether it is 加绒): then the whole question is read.
         """
-        p = self.params
-        lines = product_lines(product)
-        if not lines:
-            return []
         naming = f"{product.brand} {product.title} {product.sku}"
         about = without_naming(question, naming)
-        asked = set(self.asked_about(question, about))
-        # Words that only name the product are not asked about, unless nothing else is ("1号是加绒的吗"
-        # about a 加绒 hoodie asks whether it is 加绒): then the whole question is what it asks.
+        asked = self.asked_about(question, about)
         terms = question_terms(question, naming=naming)
         if not terms:
             terms = question_terms(question)
             about = question
+        return about, asked, terms
+
+    def score(
+        self, question: str, product: Product, question_vector: np.ndarray | None = None
+    ) -> list[ScoredLine]:
+        """All lines of `product`, best first (`question_vector`: the embedding of `reading`'s text)."""
+        return self._scored(question, product, question_vector)[1]
+
+    def match(
+        self, question: str, product: Product, question_vector: np.ndarray | None = None
+    ) -> AspectMatch:
+        asked, scored = self._scored(question, product, question_vector)
+        return AspectMatch(asked=asked, lines=scored, verdict=decide(scored, asked, self.params))
+
+    def _scored(
+        self, question: str, product: Product, question_vector: np.ndarray | None
+    ) -> tuple[tuple[str, ...], list[ScoredLine]]:
+        p = self.params
+        about, asked, terms = self.reading(question, product)
+        lines = product_lines(product)
+        if not lines:
+            return asked, []
+        wanted = set(asked)
         dense: np.ndarray = np.zeros(len(lines), dtype=np.float32)
         qv = question_vector
         if qv is None and self.embed_question is not None:
@@ -165,20 +166,8 @@ class AspectMatcher:
             line = ScoredLine(
                 text, Citation(sku=product.sku, field=fld), 0.0, float(cos), lexical, aspects, key_aspects
             )
-            scored.append(_rescore(line, asked, p))
-        return _ranked(scored, tuple(asked))
-
-    def match(
-        self, question: str, product: Product, question_vector: np.ndarray | None = None
-    ) -> AspectMatch:
-        p = self.params
-        asked = self.asked_about(
-            question, without_naming(question, f"{product.brand} {product.title} {product.sku}")
-        )
-        scored = self.score(question, product, question_vector)
-        found = AspectMatch(asked=asked, lines=scored)
-        found.verdict = decide(scored, asked, p)
-        return found
+            scored.append(_rescore(line, wanted, p))
+        return asked, _ranked(scored, asked)
 
 
 def _rescore(line: ScoredLine, asked: set[str], p: MatchParams) -> ScoredLine:
