@@ -69,6 +69,8 @@ class Services:
         self._line_vectors: LineVectors | None = None
         self._merchant_routers: dict[str, tuple[int, IntentRouter]] = {}
         self._retrievers: dict[str, tuple[int, HybridRetriever]] = {}
+        #: Catalog versions whose index this process has seen match the store (its own imports sync it).
+        self._index_verified: dict[str, int] = {}
         self._conversations: ConversationStore | None = None
         self._tickets: TicketService | None = None
         self._pipeline: AnswerPipeline | None = None
@@ -306,17 +308,21 @@ class Services:
             if cached is not None and cached[0] == version:
                 return cached[1]
             index = self.index(merchant)
-            products = self.store.all_products(merchant)
-            documents = self.store.documents(merchant)
-            if not index.exists() and not products and not documents:
+            if self._index_verified.get(merchant) != version:
+                products = self.store.all_products(merchant)
+                documents = self.store.documents(merchant)
+                if not index.exists() and not products and not documents:
+                    return None
+                if not index.matches(products, documents):
+                    # The index is behind the store (an import was killed after the store's commit, or the
+                    # index was lost): rebuild it from the store, the source of truth, before serving.
+                    log.warning(
+                        "index of %s does not match its catalog (version %s): rebuilding", merchant, version
+                    )
+                    index.sync(products, documents)
+                self._index_verified[merchant] = version
+            elif not index.exists():
                 return None
-            if not index.matches(products, documents):
-                # The index is behind the store (an import was killed after the store's commit, or the
-                # index was lost): rebuild it from the store, the source of truth, before serving anything.
-                log.warning(
-                    "index of %s does not match its catalog (version %s): rebuilding", merchant, version
-                )
-                index.sync(products, documents)
             index.load()
             retriever = HybridRetriever(index)
             self._retrievers[merchant] = (version, retriever)
@@ -349,6 +355,9 @@ class Services:
         )
         with self._lock:
             self._retrievers.pop(merchant, None)
+            if report.applied and not report.index_error:
+                # The import's own sync left the index matching this version: no second check on first use.
+                self._index_verified[merchant] = report.version
         if report.applied:
             # The vectors of every answerable line, so a question embeds only itself.
             products = self.store.all_products(merchant)
