@@ -2,20 +2,20 @@
 it find nothing when the listing does not state what is asked?
 
 Cases come from answer datasets: one with an `attribute` fact (the product and the attribute's key) is an
-"answerable" case; one with `refuse: true` and a product is an "unstated" case. `tune` searches the
-matcher's weights and cuts on such cases (the dev sets; never the blind ones) and says what it chose.
+"answerable" case; one with `refuse: true` and a product is an "unstated" case. `train` fits the matcher's
+line model on such cases (the dev sets; never the blind ones) and reports, for each catalog, how a model
+trained on the other catalogs does on it: the figure to expect on a catalog nobody tuned on.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from agent.writers.matching import AspectMatcher, MatchParams, ScoredLine, decide, rescore
+from agent.writers.matching import AspectMatcher, LineModel, ScoredLine, decide, meets, verdict_of
 from evals.dataset import Case, FactSpec
 from evals.facts import check_fact
 from evals.reference import Reference
@@ -46,11 +46,17 @@ def aspect_cases(cases: Sequence[Case], ref: Reference) -> list[AspectCase]:
     return out
 
 
-def _verdict(lines: list[ScoredLine], asked: tuple[str, ...], matcher: AspectMatcher) -> tuple[str, str]:
-    """(verdict, best line text) under the matcher's current params, re-scored from the raw parts."""
-    rescored = rescore(lines, asked, matcher.params)
-    verdict = decide(rescored, asked, matcher.params)
-    return verdict, rescored[0].text if rescored else ""
+def _verdict(lines: list[ScoredLine], model: LineModel) -> tuple[str, str]:
+    """(verdict, best line text) under `model`, re-scored from the lines' features."""
+    if not lines:
+        return "absent", ""
+    probabilities = model.probabilities(np.asarray([line.features for line in lines], dtype=np.float64))
+    rescored = sorted(
+        (replace(line, score=float(p)) for line, p in zip(lines, probabilities, strict=True)),
+        key=lambda line: line.score,
+        reverse=True,
+    )
+    return decide(rescored, model), rescored[0].text
 
 
 def _prepare(
@@ -71,7 +77,7 @@ def score_cases(
     cases: Sequence[AspectCase], ref: Reference, matcher: AspectMatcher, embed_questions: Any
 ) -> dict[str, Any]:
     """Accuracy of the current params: answerable cases answered with the gold line, unstated ones not."""
-    return _metrics(_prepare(cases, ref, matcher, embed_questions), matcher, ref)
+    return _metrics(_prepare(cases, ref, matcher, embed_questions), matcher.model, ref)
 
 
 def _states(text: str, case: AspectCase, ref: Reference) -> bool:
@@ -80,17 +86,24 @@ def _states(text: str, case: AspectCase, ref: Reference) -> bool:
     return text.startswith(f"{case.gold}: ") or check_fact(text, fact, ref, "zh").ok
 
 
-def _metrics(
-    prepared: list[tuple[AspectCase, list[ScoredLine], tuple[str, ...]]],
-    matcher: AspectMatcher,
-    ref: Reference,
-) -> dict[str, Any]:
+Prepared = list[tuple[AspectCase, list[ScoredLine], tuple[str, ...]]]
+
+
+def _answers(line: ScoredLine, case: AspectCase, ref: Reference) -> bool:
+    """A training positive: the gold attribute's own line, or a selling point or description sentence that
+    states its value (another attribute that happens to repeat a value is not about the asked aspect)."""
+    if line.text.startswith(f"{case.gold}: "):
+        return True
+    return line.citation.field != "attributes" and _states(line.text, case, ref)
+
+
+def _metrics(prepared: Prepared, model: LineModel, ref: Reference) -> dict[str, Any]:
     answerable = [x for x in prepared if x[0].gold is not None]
     unstated = [x for x in prepared if x[0].gold is None]
     right = wrong = unsure = unsure_right = refused = 0
     misses: list[dict[str, str]] = []
-    for case, lines, asked in answerable:
-        verdict, text = _verdict(lines, asked, matcher)
+    for case, lines, _asked in answerable:
+        verdict, text = _verdict(lines, model)
         states = bool(text) and _states(text, case, ref)
         if verdict == "answer" and states:
             right += 1
@@ -106,8 +119,8 @@ def _metrics(
                 {"id": case.id, "question": case.question, "got": "(absent)", "want": case.gold or ""}
             )
     honest = unstated_unsure = unstated_answered = 0
-    for case, lines, asked in unstated:
-        verdict, text = _verdict(lines, asked, matcher)
+    for case, lines, _asked in unstated:
+        verdict, text = _verdict(lines, model)
         if verdict == "absent":
             honest += 1
         elif verdict == "unsure":
@@ -136,10 +149,10 @@ def _metrics(
 
 
 def utility(metrics: dict[str, Any]) -> float:
-    """What tuning maximises: a right answer 1, the right line offered as unsure 0.5, a wrong fact −2, an
-    answerable question refused −0.5; on
-    an unstated question, "not stated" 1, unsure (which says it is not stated, then the nearest line) 0.5,
-    an unrelated fact given as the answer −1. Averaged over both kinds of case."""
+    """What training maximises when it picks the cuts: on an answerable question a right answer 1, the right
+    line offered as unsure 0.5, a wrong fact −2, a refusal −0.5; on an unstated question "not stated" 1,
+    unsure (not stated, then the nearest line) −0.5, an unrelated fact given as the answer −1. Averaged over
+    the cases of each kind, then summed."""
     answerable = (
         metrics["right"] + 0.5 * metrics["unsure_right"] - 2 * metrics["wrong"] - 0.5 * metrics["refused"]
     )
@@ -147,31 +160,128 @@ def utility(metrics: dict[str, Any]) -> float:
     return float(answerable + unstated)
 
 
-def tune(
-    groups: Sequence[tuple[Sequence[AspectCase], Reference]], matcher: AspectMatcher, embed_questions: Any
-) -> tuple[MatchParams, list[dict[str, Any]]]:
-    """Grid search of the weights and cuts for the best summed `utility` over the groups (each a set of
-    cases with its own catalog)."""
-    prepared = [(_prepare(cases, ref, matcher, embed_questions), ref) for cases, ref in groups]
-    best: tuple[float, MatchParams, list[dict[str, Any]]] | None = None
-    original = matcher.params
-    grid = itertools.product(
-        (0.3, 0.5, 0.7),
-        (0.1, 0.2, 0.35),
-        (0.0, 0.2, 0.4),
-        (0.3, 0.4, 0.5, 0.65),
-        (0.1, 0.2, 0.3, 0.5),
-        (0.4, 0.55, 0.7),
-        (0.2, 0.3, 0.45),
+def _fit(prepared: Sequence[tuple[Prepared, Reference]], names: Sequence[str]) -> LineModel:
+    """A logistic model on every line of every answerable and unstated case (`_answers` lines are
+    positive), with the cuts that maximise the summed `utility` on the same cases."""
+    from sklearn.linear_model import LogisticRegression
+
+    rows: list[tuple[float, ...]] = []
+    labels: list[int] = []
+    for group, ref in prepared:
+        for case, lines, _asked in group:
+            # In the catalog's order, not the current model's: training must not depend on the model
+            # it replaces.
+            for line in sorted(lines, key=lambda x: (x.citation.field, x.text)):
+                rows.append(line.features)
+                labels.append(int(case.gold is not None and _answers(line, case, ref)))
+    if not rows or len(set(labels)) < 2:
+        raise ValueError("training needs answerable cases whose attribute line exists and other lines")
+    clf = LogisticRegression(C=1.0, max_iter=5000)
+    clf.fit(np.asarray(rows, dtype=np.float64), np.asarray(labels))
+    model = LineModel(
+        weights=tuple(float(w) for w in clf.coef_[0]),
+        bias=float(clf.intercept_[0]),
+        trained_on=tuple(names),
     )
-    for w_lex, w_aspect, w_key, accept, accept_meets, accept_miss, nearest in grid:
-        if nearest >= accept:
-            continue
-        matcher.params = MatchParams(w_lex, w_aspect, w_key, accept, accept_meets, accept_miss, nearest)
-        metrics = [_metrics(group, matcher, ref) for group, ref in prepared]
-        objective = sum(utility(m) for m in metrics)
-        if best is None or objective > best[0] + 1e-9:
-            best = (objective, matcher.params, metrics)
-    matcher.params = original
+    # Each case's best line under the model (its probability, and whether it states the gold attribute),
+    # then the cuts: only they change in the search.
+    tops: list[list[Top]] = []
+    for group, ref in prepared:
+        group_tops: list[Top] = []
+        for case, lines, _asked in group:
+            if not lines:
+                group_tops.append((0.0, 0.0, False, None if case.gold is None else False))
+                continue
+            probabilities = model.probabilities(np.asarray([x.features for x in lines], dtype=np.float64))
+            order = np.argsort(-probabilities)
+            second = float(probabilities[order[1]]) if len(order) > 1 else 0.0
+            states = None if case.gold is None else _states(lines[int(order[0])].text, case, ref)
+            about_asked = meets(lines[int(order[0])])
+            group_tops.append((float(probabilities[order[0]]), second, about_asked, states))
+        tops.append(group_tops)
+    best: tuple[float, LineModel] | None = None
+    cuts = [round(float(c), 3) for c in np.linspace(0.05, 0.99, 48)]
+    for answer_cut in cuts:
+        for nearest_cut in (c for c in cuts if c <= answer_cut):
+            for margin_cut in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0):
+                candidate = replace(
+                    model,
+                    answer_cut=answer_cut,
+                    nearest_cut=nearest_cut,
+                    margin_cut=margin_cut,
+                    meet_cut=answer_cut,
+                )
+                objective = sum(_cut_utility(group_tops, candidate) for group_tops in tops)
+                if best is None or objective > best[0] + 1e-9:
+                    best = (objective, candidate)
     assert best is not None
-    return best[1], best[2]
+    # Then the cut for lines the vocabulary says are about the asked aspect, with the others fixed.
+    chosen = best[1]
+    for meet_cut in cuts:
+        candidate = replace(chosen, meet_cut=meet_cut)
+        objective = sum(_cut_utility(group_tops, candidate) for group_tops in tops)
+        if objective > best[0] + 1e-9:
+            best = (objective, candidate)
+    return best[1]
+
+
+#: A case's best line under a model: its probability, the next line's, whether the vocabulary says it is
+#: about the asked aspect, and whether it states the gold attribute (None for an unstated case).
+Top = tuple[float, float, bool, bool | None]
+
+
+def _cut_utility(tops: Sequence[Top], model: LineModel) -> float:
+    """`utility` of one group's best lines under `model`'s cuts."""
+    counts = {
+        "right": 0,
+        "wrong": 0,
+        "unsure_right": 0,
+        "refused": 0,
+        "honest": 0,
+        "unsure_u": 0,
+        "answered_u": 0,
+    }
+    n_a = sum(1 for *_rest, states in tops if states is not None)
+    n_u = len(tops) - n_a
+    for probability, second, about_asked, states in tops:
+        verdict = verdict_of(probability, second, about_asked, model)
+        if states is None:
+            counts[{"answer": "answered_u", "unsure": "unsure_u", "absent": "honest"}[verdict]] += 1
+        elif verdict == "answer":
+            counts["right" if states else "wrong"] += 1
+        elif verdict == "unsure":
+            counts["unsure_right"] += int(states)
+        else:
+            counts["refused"] += 1
+    return utility(
+        {
+            "right": counts["right"] / (n_a or 1),
+            "wrong": counts["wrong"] / (n_a or 1),
+            "unsure_right": counts["unsure_right"] / (n_a or 1),
+            "refused": counts["refused"] / (n_a or 1),
+            "honest_absence": counts["honest"] / (n_u or 1),
+            "unstated_unsure": counts["unsure_u"] / (n_u or 1),
+            "unstated_answered": counts["answered_u"] / (n_u or 1),
+        }
+    )
+
+
+def train(
+    groups: Sequence[tuple[str, Sequence[AspectCase], Reference]],
+    matcher: AspectMatcher,
+    embed_questions: Any,
+) -> tuple[LineModel, list[dict[str, Any]]]:
+    """The line model fitted on all `groups` (name, cases, catalog), and for each group the metrics of a
+    model fitted on the others only (held out: what to expect on an unseen catalog) beside the metrics of
+    the full model on it (seen)."""
+    prepared = [(name, _prepare(cases, ref, matcher, embed_questions), ref) for name, cases, ref in groups]
+    full = _fit([(p, ref) for _name, p, ref in prepared], [name for name, _p, _ref in prepared])
+    report: list[dict[str, Any]] = []
+    for i, (name, group, ref) in enumerate(prepared):
+        others = [(p, r) for j, (_n, p, r) in enumerate(prepared) if j != i]
+        held_out = _fit(others, [n for j, (n, _p, _r) in enumerate(prepared) if j != i]) if others else None
+        entry: dict[str, Any] = {"set": name, "seen": _metrics(group, full, ref)}
+        if held_out is not None:
+            entry["held_out"] = _metrics(group, held_out, ref)
+        report.append(entry)
+    return full, report

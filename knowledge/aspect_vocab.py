@@ -32,7 +32,7 @@ def _is_cjk(text: str) -> bool:
 def _term_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     """One pattern for many terms: Chinese ones as substrings, Latin ones as whole words or phrases."""
     parts: list[str] = []
-    for term in sorted({t.strip().lower() for t in terms if t and t.strip()}, key=len, reverse=True):
+    for term in sorted({t.strip().lower() for t in terms if t and t.strip()}, key=lambda t: (-len(t), t)):
         escaped = re.escape(term).replace(r"\ ", r"\s+")
         parts.append(escaped if _is_cjk(term) else rf"(?<![a-z0-9]){escaped}(?![a-z])")
     return re.compile("|".join(parts), re.I) if parts else None
@@ -41,7 +41,7 @@ def _term_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
 def _unit_pattern(units: Iterable[str]) -> re.Pattern[str] | None:
     """A number next to one of the units ("35L", "1.5 L", "IPX5", "SPF50", "5ATM", "30kg")."""
     parts: list[str] = []
-    for unit in sorted({u.strip() for u in units if u and u.strip()}, key=len, reverse=True):
+    for unit in sorted({u.strip() for u in units if u and u.strip()}, key=lambda u: (-len(u), u)):
         u = re.escape(unit).replace(r"\ ", r"\s*")
         after_number = rf"\d\s*{u}" + ("" if _is_cjk(unit) else r"(?![a-zA-Z])")
         before_number = rf"(?<![a-zA-Z]){u}\s*\d" if len(unit) >= 2 and not _is_cjk(unit) else ""

@@ -42,6 +42,17 @@ def product_lines(product: Product) -> list[tuple[str, str, str]]:
     return lines
 
 
+def line_texts(product: Product) -> list[str]:
+    """Every text of a product the aspect matcher embeds: each line, and each attribute's key and value
+    on their own (a question meets "防风" in "防风: 内置防风圈" by the key as much as by the whole line)."""
+    texts: list[str] = []
+    for _field, key, text in product_lines(product):
+        texts.append(text)
+        if key:
+            texts.extend((key, text.split(": ", 1)[1]))
+    return texts
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of a description, stripped; empty pieces dropped."""
     return [part.strip() for part in SENTENCE_END.split(text) if part.strip()]
@@ -94,8 +105,8 @@ class LineVectors:
             return np.stack([cache[k] for k in keys])
 
     def prime(self, products: Iterable[Product]) -> int:
-        """Embed every line of `products` not yet cached (at ingest) and save; returns how many were new."""
-        texts = list(dict.fromkeys(text for p in products for _, _, text in product_lines(p)))
+        """Embed every line (and attribute key and value) of `products` not yet cached (at ingest) and save; returns how many were new."""
+        texts = list(dict.fromkeys(text for p in products for text in line_texts(p)))
         with self._lock:
             cache = self._load()
             before = len(cache)

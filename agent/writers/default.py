@@ -88,6 +88,11 @@ class TemplateWriter(Writer):
                 elif request.kind is not None and not parts:
                     parts.append(_kind(product, lang, name, request.kind))
                     cites.append(Citation(sku=product.sku, field="category"))
+                elif best is not None and match.verdict == "unsure" and match.names_asked:
+                    # The line's own key names the asked aspect ("适用肤质" for "油皮能用吗"): the listing
+                    # does speak to it; what it says is given as the listing's words, not as a verdict.
+                    parts.append(_on_aspect(best.text, _labels(match.asked, lang), lang))
+                    cites.append(best.citation)
                 elif best is not None and match.verdict == "unsure":
                     parts.append(_nearest(best.text, _labels(match.asked, lang), lang))
                     cites.append(best.citation)
@@ -368,6 +373,14 @@ def _labels(aspects: tuple[str, ...], lang: str) -> str:
     vocab = packaged_vocabulary()
     names = [vocab.label(a, lang) for a in aspects[:2]]
     return _join(names, lang) if names else ""
+
+
+def _on_aspect(line: str, asked: str, lang: str) -> str:
+    """What the listing says under the asked aspect's own key, quoted as the listing's words."""
+    line = line.rstrip("。.；; ")
+    if lang == "zh":
+        return f"关于{asked or '这一点'}，商品资料里写的是：{line}。"
+    return f"On {asked or 'that'}, the listing says: {line}."
 
 
 def _nearest(line: str, asked: str, lang: str) -> str:

@@ -327,7 +327,7 @@ def question_terms(question: str, *, naming: str = "", dropped: list[str] | None
         if any(form.lower() in naming_norm for form in match.forms):
             continue  # the product's own type or feature word: it names the product
         terms.append(Term(match.forms))
-    text = _strip(text, sorted(naming_tokens, key=len, reverse=True))
+    text = _strip(text, sorted(naming_tokens, key=lambda t: (-len(t), t)))
     text = _strip(text, _ZH_STOP)
     chinese_listing = bool(naming) and bool(_CJK_RUN.search(naming))
     english_question = not _CJK_RUN.search(question)

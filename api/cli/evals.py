@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -348,75 +347,78 @@ def intents_command(
 def aspects_command(
     datasets: Annotated[
         list[Path] | None,
-        typer.Argument(help="Answer datasets (default: answers_*.jsonl and aspects_dev.jsonl)"),
+        typer.Argument(help="Answer datasets (default: the dev sets of the three dev catalogs)"),
     ] = None,
     catalog: Annotated[
         list[Path] | None, typer.Option("--catalog", help="Catalog files (default: the demo catalog)")
     ] = None,
-    tune: Annotated[
-        bool, typer.Option("--tune", help="Also search the weights and cuts on these cases")
+    train: Annotated[
+        bool,
+        typer.Option("--train", help="Fit the line model on the dev catalogs and report each one held out"),
     ] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Where --train writes the model (default: the packaged one)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
     misses: Annotated[int, typer.Option(help="Print up to N cases the matcher got wrong")] = 0,
 ) -> None:
     """Score aspect matching alone: is the chosen line the one holding the expected attribute, and is
-    nothing chosen when the listing does not state what is asked? (`--tune`: only on dev sets.)"""
-    from agent.writers.matching import AspectMatcher
+    nothing chosen when the listing does not state what is asked? (`--train`: only on dev sets.)"""
+    from agent.writers.matching import PACKAGED_MODEL, AspectMatcher
     from evals.aspects_dev import aspect_cases, score_cases
-    from evals.aspects_dev import tune as tune_params
+    from evals.aspects_dev import train as train_model
     from knowledge.embedders import UseEmbedder
     from knowledge.line_vectors import LineVectors
 
-    groups: list[tuple[list[Path], list[Path]]]
+    groups: list[tuple[str, list[Path], list[Path]]]
     if datasets:
-        groups = [(list(datasets), list(catalog or []) or demo_catalog_files())]
-    else:  # the dev sets: the demo catalog's, and the second catalog's (once blind, now dev)
-        second = DEFAULT_DATASETS / "answers_dev_catalog2"
-        groups = [
-            ([*_datasets([]), DEFAULT_DATASETS / "aspects_dev.jsonl"], demo_catalog_files()),
-            ([second / "questions.jsonl"], [second / "catalog.jsonl"]),
-        ]
+        groups = [("given", list(datasets), list(catalog or []) or demo_catalog_files())]
+    else:  # the dev sets: the demo catalog's, and the two catalogs that were blind once and are dev now
+        groups = [("demo", [*_datasets([]), DEFAULT_DATASETS / "aspects_dev.jsonl"], demo_catalog_files())]
+        for name in ("catalog2", "catalog3"):
+            folder = DEFAULT_DATASETS / f"answers_dev_{name}"
+            groups.append((name, [folder / "questions.jsonl"], [folder / "catalog.jsonl"]))
+    if train and datasets:
+        raise fail("--train uses the dev catalogs only; leave out the datasets", 2)
     embedder = UseEmbedder()
     matcher = AspectMatcher(LineVectors(embedder.embed, embedder.name))
     case_groups = []
-    for files, catalog_files in groups:
+    for name, files, catalog_files in groups:
         try:
             loaded = load_cases(files)
         except DatasetError as exc:
             raise fail(str(exc), 2) from exc
         ref = Reference.from_files(catalog_files)
-        case_groups.append((aspect_cases([lc.case for lc in loaded], ref), ref))
-    if not any(cases for cases, _ in case_groups):
+        case_groups.append((name, aspect_cases([lc.case for lc in loaded], ref), ref))
+    if not any(cases for _name, cases, _ref in case_groups):
         raise fail("no aspect cases: they need an attribute fact or refuse: true with a product", 2)
-    result: dict[str, Any] = {"params": asdict(matcher.params), "groups": []}
-    for cases, ref in case_groups:
-        result["groups"].append(
-            {
-                "catalog": sorted(ref.products)[:1],
-                "cases": len(cases),
-                **score_cases(cases, ref, matcher, embedder.embed),
-            }
-        )
-    if tune:
-        params, metrics = tune_params(case_groups, matcher, embedder.embed)
-        result["tuned"] = {"params": asdict(params), "groups": metrics}
+    result: dict[str, Any] = {"model": matcher.model.to_dict(), "groups": []}
+    if train:
+        model, report = train_model(case_groups, matcher, embedder.embed)
+        target = out or PACKAGED_MODEL
+        model.save(target)
+        matcher.model = model
+        result["trained"] = {"path": str(target), "model": model.to_dict(), "groups": report}
+    for name, cases, ref in case_groups:
+        result["groups"].append({"set": name, **score_cases(cases, ref, matcher, embedder.embed)})
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     table = Table(title="Aspect matching (rates in %)")
     for column in ("set", "n", "right", "wrong", "unsure", "refused", "not stated ok", "unstated answered"):
         table.add_column(column, justify="right" if column != "set" else "left")
-    rows = [(f"current #{i + 1}", g) for i, g in enumerate(result["groups"])]
-    if tune:
-        rows += [(f"tuned #{i + 1}", g) for i, g in enumerate(result["tuned"]["groups"])]
+    rows = [(g["set"], g) for g in result["groups"]]
+    if train:
+        rows += [
+            (f"{g['set']} held out", g["held_out"]) for g in result["trained"]["groups"] if "held_out" in g
+        ]
     for name, m in rows:
         keys = ("right", "wrong", "unsure", "refused", "honest_absence", "unstated_answered")
         table.add_row(name, str(m["answerable"] + m["unstated"]), *(f"{100 * m[k]:.1f}" for k in keys))
     console.print(table)
-    if tune:
-        console.print(f"tuned params: {result['tuned']['params']}")
-    result["current"] = {"misses": [miss for g in result["groups"] for miss in g["misses"]]}
-    for miss in result["current"]["misses"][:misses]:
+    if train:
+        console.print(f"model written to {result['trained']['path']}")
+    for miss in [miss for g in result["groups"] for miss in g["misses"]][:misses]:
         console.print(f"  {miss['id']}: {miss['question']!r} → {miss['got']!r} (want {miss['want']})")
 
 
