@@ -97,6 +97,8 @@ class Evidence:
     #: The answering line's quantities in the unit the question asks in (`knowledge.units.Conversion`);
     #: their numbers are in `extra_numbers`, derived from the catalog's.
     conversions: list[Any] = field(default_factory=list)
+    #: The merchant's compliance word base (`agent.compliance.CompiledBase`; None: the packaged one).
+    words: Any = None
 
     def citations_for_product(self, *fields: str) -> list[Citation]:
         if self.product is None:

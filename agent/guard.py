@@ -60,7 +60,7 @@ def check_grounding(text: str, evidence: Evidence, *, question: str = "") -> lis
 def guard(text: str, evidence: Evidence, *, channel: str = "chat", language: str = "zh") -> GuardResult:
     """Check and clean one answer. `channel` "live" is public: PII is always redacted there."""
     unsupported = check_grounding(text, evidence)
-    enforced = compliance.enforce(text, allowed=catalog_claims(evidence))
+    enforced = compliance.enforce(text, allowed=catalog_claims(evidence), words=evidence.words)
     cleaned = enforced.text
     redacted: list[str] = []
     if channel == "live":

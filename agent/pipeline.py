@@ -166,9 +166,12 @@ class AnswerPipeline:
         router: IntentRouter | None = None,
         routers: RouterProvider | None = None,
         line_vectors: LineVectors | None = None,
+        words: Callable[[str], Any] | None = None,
     ) -> None:
         self.store = store
         self._line_vectors = line_vectors
+        #: The merchant's compliance word base (`MerchantWords.compiled`); None: the packaged one.
+        self._words = words
         self._matcher: AspectMatcher | None = None
         self._router = router
         self._routers = routers
@@ -612,7 +615,7 @@ class AnswerPipeline:
         lang: str,
         variant_question: str,
     ) -> tuple[Evidence, list[Any]]:
-        evidence = Evidence()
+        evidence = Evidence(words=self._words(merchant) if self._words is not None else None)
         candidates: list[Any] = []
         if (focus.sku is None and focus.candidates) or (
             focus.candidates and len(focus.candidates) > 1 and not aspects.policy and focus.method == "search"

@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
+from agent.compliance import Finding
+from agent.compliance.wordbase import MerchantWords
 from agent.conversations import ConversationStore
 from agent.db import create_schema as create_agent_schema
+from agent.live.script import ClaimReader
 from agent.pipeline import AnswerPipeline, PipelineOptions
 from agent.router import IntentRouter
 from agent.tickets import TicketService
@@ -27,7 +30,7 @@ from knowledge.embedders import CachedEmbedder, Embedder, make_embedder
 from knowledge.importer import CatalogImporter, ImportReport
 from knowledge.index import CatalogIndex
 from knowledge.line_vectors import LineVectors
-from knowledge.models import ProgressFn
+from knowledge.models import Problem, ProgressFn
 from knowledge.retriever import HybridRetriever
 from knowledge.store import CatalogStore, create_engine_for
 
@@ -39,6 +42,8 @@ if TYPE_CHECKING:
     from agent.live.relay import RoomInputRelay
     from agent.live.script import LineRewriter
 
+#: A file in an import with one of these suffixes is the merchant's compliance words file.
+WORDS_SUFFIXES = (".yaml", ".yml")
 _MERCHANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -67,6 +72,7 @@ class Services:
         self._embedder: Embedder | None = None
         self._router: IntentRouter | None = None
         self._line_vectors: LineVectors | None = None
+        self._merchant_words: MerchantWords | None = None
         self._merchant_routers: dict[str, tuple[int, IntentRouter]] = {}
         self._retrievers: dict[str, tuple[int, HybridRetriever]] = {}
         #: Catalog versions whose index this process has seen match the store (its own imports sync it).
@@ -130,6 +136,7 @@ class Services:
                     router=self.router,
                     routers=self.router_for,
                     line_vectors=self.line_vectors,
+                    words=self.merchant_words.compiled,
                 )
             return self._pipeline
 
@@ -224,7 +231,12 @@ class Services:
             tts=tts,
             bus=self.bus,
             state=state,
-            script_builder=ScriptBuilder(self.store, rewriter=self.script_rewriter()),
+            script_builder=ScriptBuilder(
+                self.store,
+                rewriter=self.script_rewriter(),
+                words=self.merchant_words.compiled,
+                claims=self.claim_reader(),
+            ),
         )
 
     @property
@@ -262,6 +274,36 @@ class Services:
             if self._router is None:
                 self._router = IntentRouter.load(self.settings.intent_model, embedder=self.embedder)
             return self._router
+
+    def claim_reader(self) -> ClaimReader | None:
+        """The claim classifier over the configured embedder, for merchants' script lines (None when the
+        packaged model is missing or was trained with another embedder)."""
+        from agent.compliance.claims import ClaimModelError, claim_findings, packaged_claim_model
+
+        try:
+            model = packaged_claim_model()
+        except ClaimModelError:
+            log.warning("claim classifier unavailable: scripts are checked by the word base only")
+            return None
+        embedder = self.router.embedder
+        if model.embedder and model.embedder != embedder.name:
+            log.warning(
+                "claim classifier trained on %s, embedder is %s: not used", model.embedder, embedder.name
+            )
+            return None
+
+        def read(line: str, lang: str, word_findings: list[Finding]) -> list[Finding]:
+            return claim_findings(line, embedder.embed, language=lang, word_findings=word_findings)
+
+        return read
+
+    @property
+    def merchant_words(self) -> MerchantWords:
+        """Each merchant's own compliance words (`<data dir>/words/<merchant>.yaml`), applied to answers and
+        room scripts alike."""
+        if self._merchant_words is None:
+            self._merchant_words = MerchantWords(self.settings.data_dir / "words")
+        return self._merchant_words
 
     @property
     def line_vectors(self) -> LineVectors:
@@ -342,6 +384,14 @@ class Services:
     ) -> ImportReport:
         check_merchant_id(merchant)
         self.store.ensure_merchant(merchant)
+        names = list(display_names) if display_names is not None else [Path(f).name for f in files]
+        words = [
+            (f, n) for f, n in zip(files, names, strict=True) if Path(n).suffix.lower() in WORDS_SUFFIXES
+        ]
+        if words:
+            return self._ingest_with_words(
+                files, names, words, merchant, replace, skip_invalid, force_index, progress
+            )
         importer = CatalogImporter(self.store, self.settings.import_limits())
         report = importer.run(
             files,
@@ -366,6 +416,61 @@ class Services:
             self.line_vectors.prime(products)
             if progress is not None:
                 progress("line vectors", len(products), len(products))
+        return report
+
+    def _ingest_with_words(
+        self,
+        files: Sequence[Path],
+        names: list[str],
+        words: list[tuple[Path, str]],
+        merchant: str,
+        replace: bool,
+        skip_invalid: bool,
+        force_index: bool,
+        progress: ProgressFn | None,
+    ) -> ImportReport:
+        """An import holding the merchant's compliance words file(s): each is validated first; when one is
+        not valid nothing at all is applied (words or catalog), otherwise the words are stored and the
+        other files imported as usual."""
+        from agent.compliance.wordbase import WordBase, WordBaseError
+
+        problems: list[Problem] = []
+        texts: list[tuple[str, str]] = []
+        for path, name in words:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+                WordBase.load([Path(path)])
+                texts.append((name, text))
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(Problem(name, f"cannot read the words file ({exc})"))
+            except WordBaseError as exc:
+                problems.append(Problem(name, str(exc).replace(str(path), name)))
+        if len(texts) > 1:
+            problems.append(Problem(names[0], "give one words file per import (merge them into one)"))
+        rest = [(f, n) for f, n in zip(files, names, strict=True) if (f, n) not in words]
+        if problems:
+            report = ImportReport(files=names, merchant=merchant, errors=problems)
+            report.message = "nothing was applied: fix the words file and import again"
+            return report
+        if rest:
+            report = self.ingest(
+                [f for f, _ in rest],
+                merchant,
+                replace=replace,
+                skip_invalid=skip_invalid,
+                force_index=force_index,
+                progress=progress,
+                display_names=[n for _, n in rest],
+            )
+            if not report.applied:
+                return report
+        else:
+            report = ImportReport(files=[], merchant=merchant, applied=True)
+            report.version = self.store.catalog_version(merchant)
+        name, text = texts[0]
+        self.merchant_words.save(merchant, text, name=name)
+        report.files = names
+        report.side_files.append(name)
         return report
 
     def rebuild_index(self, merchant: str, progress: ProgressFn | None = None) -> object:

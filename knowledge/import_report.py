@@ -42,6 +42,8 @@ class ImportReport:
     seconds: float = 0.0
     version: int = 0
     message: str = ""
+    #: Side files the caller stored with the import (a merchant's compliance words file, say).
+    side_files: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -85,6 +87,7 @@ class ImportReport:
             "index_stats": None if self.index_stats is None else asdict(self.index_stats),
             "index_error": self.index_error,
             "seconds": round(self.seconds, 3),
+            "side_files": list(self.side_files),
         }
 
 

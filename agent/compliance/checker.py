@@ -1,19 +1,51 @@
 """`check`: find advertising-law and honest-claims violations in a line the bot is about to say.
 
-Matching runs on the folded text (`agent.textnorm.fold`: full-width → half-width, traditional →
-simplified, lower case, zero-width characters ignored), so "ＮＯ．１", "最\u200b好" and "BEST" are
-caught like "no.1", "最好" and "best"; spans are reported in the original text.
+The words and context patterns are data: the word base of `agent.compliance.wordbase` (files under
+`agent/compliance/words/`, one entry per term with its category, the rule it breaks, its exceptions and its
+source), matched by one Aho–Corasick automaton over the normalised text (`matchable`: full → half width,
+traditional → simplified, lower case, zero-width characters dropped, spaced-out words joined), so "ＮＯ．１",
+"最\u200b好", "最 好", "b e s t" and "BEST" are caught like "no.1", "最好" and "best"; spans are reported in
+the original text. A merchant's own words file extends or relaxes it (`words=`).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from dataclasses import dataclass
-from functools import cache
 
-from agent.compliance.rules import RULES, Action, Rule, Severity
-from agent.textnorm import Folded, Language, detect_language, fold
+from agent.compliance.wordbase import (
+    CATEGORIES,
+    Action,
+    CompiledBase,
+    Entry,
+    Hit,
+    Severity,
+    matchable,
+    packaged_compiled,
+)
+from agent.textnorm import Folded, Language, detect_language
+
+#: The finding's rule id per category: "family.kind", the family saying how the rest of the product treats
+#: it (claims the catalog may state, claim questions, …).
+RULE_IDS: dict[str, str] = {
+    "superlative": "absolute.superlative",
+    "ranking": "absolute.ranking",
+    "first_exclusive": "absolute.unique",
+    "guarantee": "absolute.guarantee",
+    "unsourced_data": "absolute.unsourced_data",
+    "false_claim": "absolute.false_claim",
+    "authority": "endorsement.official",
+    "medical": "medical.claim",
+    "health_efficacy": "medical.efficacy",
+    "health_food": "medical.health_food",
+    "cosmetic_efficacy": "medical.cosmetic",
+    "education": "education.guarantee",
+    "investment": "investment.return",
+    "superstition": "superstition",
+    "inducement": "scarcity.inducement",
+    "fake_price": "scarcity.price",
+    "fake_urgency": "scarcity.false",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +53,9 @@ class Finding:
     """One violation: which rule, the offending text and where it is, and what to do about it.
 
     `suggestion` is the replacement text for a rewrite ("" deletes the word) and None when the whole
-    sentence has to go (`action == "drop_sentence"`).
+    sentence has to go (`action == "drop_sentence"`) or a person should look (`action == "review"`).
+    `category` and `article` say what kind of claim it is and which rule it breaks; `source` is the
+    word base entry ("file:line").
     """
 
     rule: str
@@ -32,99 +66,71 @@ class Finding:
     suggestion: str | None
     severity: Severity
     action: Action
+    category: str = ""
+    article: str = ""
+    source: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule,
+            "category": self.category,
+            "article": self.article,
+            "word": self.word,
+            "start": self.start,
+            "end": self.end,
+            "action": self.action,
+            "suggestion": self.suggestion,
+            "severity": self.severity,
+            "reason": self.reason,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class ComplianceReport:
-    """The findings for one text, in text order; `ok` when there are none."""
+    """The findings for one text, in text order; `ok` when none needs a change (review findings are
+    reported for a person and never block or rewrite)."""
 
     text: str
     findings: tuple[Finding, ...]
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        return all(f.action == "review" for f in self.findings)
+
+    @property
+    def to_fix(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.action != "review")
 
 
-@dataclass(frozen=True, slots=True)
-class _CompiledRule:
-    rule: Rule
-    index: int
-    regex: re.Pattern[str]
-    exceptions: tuple[re.Pattern[str], ...]
-
-
-@cache
-def _compiled() -> tuple[_CompiledRule, ...]:
-    return tuple(
-        _CompiledRule(
-            rule=rule,
-            index=index,
-            regex=re.compile(rule.pattern, re.IGNORECASE),
-            exceptions=tuple(re.compile(ex, re.IGNORECASE) for ex in rule.exceptions),
-        )
-        for index, rule in enumerate(RULES)
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    start: int
-    end: int
-    compiled: _CompiledRule
-    match: re.Match[str]
-
-
-def _covering_spans(patterns: Iterable[re.Pattern[str]], text: str) -> list[tuple[int, int]]:
-    return [m.span() for pattern in patterns for m in pattern.finditer(text) if m.end() > m.start()]
-
-
-def _covered(start: int, end: int, spans: Iterable[tuple[int, int]]) -> bool:
+def _covered(start: int, end: int, spans: Collection[tuple[int, int]]) -> bool:
     return any(a <= start and end <= b for a, b in spans)
 
 
-def _allowed_spans(folded: Folded, allowed: Collection[str]) -> list[tuple[int, int]]:
+def _spans_of(needles: Collection[str], text: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
-    for claim in allowed:
-        needle = fold(claim).text.strip()
+    for needle in needles:
         if not needle:
             continue
-        spans.extend(m.span() for m in re.finditer(re.escape(needle), folded.text))
+        pos = text.find(needle)
+        while pos != -1:
+            spans.append((pos, pos + len(needle)))
+            pos = text.find(needle, pos + 1)
     return spans
 
 
-def _candidates(folded: Folded, allowed: Collection[str]) -> list[_Candidate]:
-    allowed_spans = _allowed_spans(folded, allowed)
-    found: list[_Candidate] = []
-    for compiled in _compiled():
-        exception_spans: list[tuple[int, int]] | None = None
-        for match in compiled.regex.finditer(folded.text):
-            start, end = match.span()
-            if start == end:
-                continue
-            if compiled.exceptions:
-                if exception_spans is None:
-                    exception_spans = _covering_spans(compiled.exceptions, folded.text)
-                if _covered(start, end, exception_spans):
-                    continue
-            if _covered(start, end, allowed_spans):
-                continue
-            found.append(_Candidate(start, end, compiled, match))
-    return found
-
-
-def _select(candidates: list[_Candidate]) -> list[_Candidate]:
-    """Keep non-overlapping candidates: the longest first, then the earliest, then table order."""
-    chosen: list[_Candidate] = []
+def _select(hits: list[Hit]) -> list[Hit]:
+    """Keep non-overlapping hits: the longest first, then the earliest, then the word base's order."""
+    chosen: list[Hit] = []
     taken = bytearray()
-    for cand in sorted(candidates, key=lambda c: (c.start - c.end, c.start, c.compiled.index)):
-        if len(taken) < cand.end:
-            taken.extend(b"\0" * (cand.end - len(taken)))
-        if any(taken[cand.start : cand.end]):
+    for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start, h.index)):
+        if len(taken) < hit.end:
+            taken.extend(b"\0" * (hit.end - len(taken)))
+        if any(taken[hit.start : hit.end]):
             continue
-        taken[cand.start : cand.end] = b"\1" * (cand.end - cand.start)
-        chosen.append(cand)
-    chosen.sort(key=lambda c: c.start)
+        taken[hit.start : hit.end] = b"\1" * (hit.end - hit.start)
+        chosen.append(hit)
+    chosen.sort(key=lambda h: h.start)
     return chosen
 
 
@@ -140,33 +146,53 @@ def _match_case(word: str, replacement: str) -> str:
     return replacement
 
 
-def _finding(text: str, folded: Folded, cand: _Candidate, language: Language) -> Finding:
-    rule = cand.compiled.rule
-    start, end = folded.span(cand.start, cand.end)
+def _reason(entry: Entry, word: str, language: Language) -> str:
+    zh_label, en_label = CATEGORIES[entry.category]
+    if language == "zh":
+        tail = {
+            "rewrite": "，请改为具体、可证明的描述",
+            "drop_sentence": "，不得使用",
+            "review": "，请人工确认语境",
+        }
+        return f"“{word}”属于{zh_label}（{entry.rule}）{tail[entry.action]}"
+    article = "an" if en_label[0] in "aeiou" else "a"
+    tail_en = {
+        "rewrite": "; say something specific you can prove",
+        "drop_sentence": "; do not say it",
+        "review": "; a person should check the context",
+    }
+    return f"'{word}' is {article} {en_label} ({entry.rule}){tail_en[entry.action]}"
+
+
+def _finding(text: str, folded: Folded, hit: Hit, language: Language) -> Finding:
+    entry = hit.entry
+    start, end = folded.span(hit.start, hit.end)
     word = text[start:end]
-    rule_language: Language = language if rule.language == "any" else rule.language
     suggestion: str | None = None
-    if rule.action == "rewrite":
+    if entry.action == "rewrite":
         if language == "zh":
-            primary, other = rule.rewrite_zh, rule.rewrite_en
+            template = entry.rewrite if entry.rewrite is not None else entry.rewrite_en
         else:
-            primary, other = rule.rewrite_en, rule.rewrite_zh
-        template = primary if primary is not None else (other or "")
-        suggestion = _match_case(word, cand.match.expand(template))
-    reason = (rule.reason_zh if rule_language == "zh" else rule.reason_en).format(word=word)
+            template = entry.rewrite_en if entry.rewrite_en is not None else entry.rewrite
+        template = template or ""
+        expanded = hit.match.expand(template) if hit.match is not None else template
+        suggestion = _match_case(word, expanded)
     return Finding(
-        rule=rule.id,
+        rule=RULE_IDS[entry.category],
         word=word,
         start=start,
         end=end,
-        reason=reason,
+        reason=_reason(entry, word, language),
         suggestion=suggestion,
-        severity=rule.severity,
-        action=rule.action,
+        severity=entry.severity,
+        action=entry.action,
+        category=entry.category,
+        article=entry.rule,
+        source=entry.origin,
     )
 
 
-def check(text: str, *, allowed: Collection[str] = ()) -> ComplianceReport:
+def check(text: str, *, allowed: Collection[str] = (), words: CompiledBase | None = None) -> ComplianceReport:
     """Find every forbidden claim in `text`.
 
     Args:
@@ -174,14 +200,23 @@ def check(text: str, *, allowed: Collection[str] = ()) -> ComplianceReport:
         allowed: claims the merchant's own catalog states as fact for the product in question (e.g.
             "医用级", "clinically proven", "100%桑蚕丝", or a model name containing "Number One"). A
             match lying inside an occurrence of one of them is not reported.
+        words: the word base to use (default: the packaged one); a merchant's extends it.
 
     Returns:
         The findings in text order; overlapping matches are resolved in favour of the longest.
     """
-    folded = fold(text)
+    base = words or packaged_compiled()
+    folded = matchable(text)
+    hits = list(base.hits(folded.text))
+    if not hits:
+        return ComplianceReport(text, ())
+    allowed_spans = _spans_of([matchable(a).text.strip() for a in allowed], folded.text)
+    allowed_spans += _spans_of(base.allowed, folded.text)
+    if allowed_spans:
+        hits = [h for h in hits if not _covered(h.start, h.end, allowed_spans)]
     language = detect_language(text)
-    chosen = _select(_candidates(folded, allowed))
-    return ComplianceReport(text, tuple(_finding(text, folded, cand, language) for cand in chosen))
+    chosen = _select(hits)
+    return ComplianceReport(text, tuple(_finding(text, folded, hit, language) for hit in chosen))
 
 
-__all__ = ["ComplianceReport", "Finding", "check"]
+__all__ = ["RULE_IDS", "ComplianceReport", "Finding", "check"]

@@ -14,6 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from agent.compliance.checker import Finding, check
+from agent.compliance.wordbase import CompiledBase
 
 # Rounds of rewriting before any sentence still holding a finding is dropped outright.
 MAX_REWRITE_ROUNDS = 3
@@ -77,27 +78,29 @@ def _one_round(text: str, findings: tuple[Finding, ...], *, drop_all: bool) -> t
     return _tidy(out), [s for s in dropped if s]
 
 
-def enforce(text: str, *, allowed: Collection[str] = ()) -> Enforced:
-    """Rewrite or drop what `check` finds until the text passes `check`.
+def enforce(text: str, *, allowed: Collection[str] = (), words: CompiledBase | None = None) -> Enforced:
+    """Rewrite or drop what `check` finds until the text passes `check` (review findings are left as they
+    are: they are for a person).
 
     Args:
         text: the line to make compliant.
         allowed: catalog-stated claims, as for `check`.
+        words: the word base, as for `check`.
 
     Returns:
         `Enforced` with the compliant text (unchanged when it was already clean), the findings of the
         original text, and the removed sentences in the order they were removed.
     """
-    report = check(text, allowed=allowed)
+    report = check(text, allowed=allowed, words=words)
     original_findings = report.findings
     current = text
     dropped: list[str] = []
     rounds = 0
     while not report.ok:
         rounds += 1
-        current, removed = _one_round(current, report.findings, drop_all=rounds > MAX_REWRITE_ROUNDS)
+        current, removed = _one_round(current, report.to_fix, drop_all=rounds > MAX_REWRITE_ROUNDS)
         dropped.extend(removed)
-        report = check(current, allowed=allowed)
+        report = check(current, allowed=allowed, words=words)
     return Enforced(current, original_findings, tuple(dropped))
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from agent.compliance import check, enforce, split_sentences
+from agent.compliance import CompiledBase, Finding, check, enforce, split_sentences
 from agent.evidence import Evidence
 from agent.guard import check_grounding, guard
 from agent.live.events import Position
@@ -90,6 +90,9 @@ class ScriptFinding:
     reason: str
     link: int | None = None
     sku: str | None = None
+    #: The word base's category and the article broken ("" for a number the catalog does not hold).
+    category: str = ""
+    article: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +101,8 @@ class ScriptFinding:
             "segment": self.segment,
             "line": self.line,
             "rule": self.rule,
+            "category": self.category,
+            "article": self.article,
             "word": self.word,
             "reason": self.reason,
         }
@@ -197,6 +202,11 @@ class Script:
         }
 
 
+#: Reads claims without a listed word in a merchant's line: (line, language, word findings) → findings
+#: (`agent.compliance.claims.claim_findings` over an embedder).
+ClaimReader = Callable[[str, str, list[Finding]], list[Finding]]
+
+
 class ScriptBuilder:
     """Builds a room's `Script` from its plan and the merchant's catalog.
 
@@ -207,9 +217,18 @@ class ScriptBuilder:
             fits one line, otherwise the template line stays.
     """
 
-    def __init__(self, store: ProductLookup, *, rewriter: LineRewriter | None = None) -> None:
+    def __init__(
+        self,
+        store: ProductLookup,
+        *,
+        rewriter: LineRewriter | None = None,
+        words: Callable[[str], CompiledBase | None] | None = None,
+        claims: ClaimReader | None = None,
+    ) -> None:
         self._store = store
         self._rewriter = rewriter
+        self._words = words
+        self._claims = claims
 
     def build(self, plan: RoomPlan, *, loop_index: int = 0) -> Script:
         lang: Lang = plan.language
@@ -218,6 +237,7 @@ class ScriptBuilder:
         problems: list[str] = []
         notes: list[str] = []
         products: list[Product] = []
+        words = self._words(plan.merchant) if self._words is not None else None
         for index, plan_item in enumerate(plan.items):
             product = self._store.get_product(plan.merchant, plan_item.sku)
             if product is None:
@@ -228,23 +248,32 @@ class ScriptBuilder:
                 items.append(ScriptItem(plan_item.link, plan_item.sku, []))
                 continue
             products.append(product)
-            composer = _Composer(plan_item, product, lang, plan.variant_seed, loop_index, self._rewriter)
+            composer = _Composer(
+                plan_item, product, lang, plan.variant_seed, loop_index, self._rewriter, words, self._claims
+            )
             items.append(composer.item())
             findings.extend(composer.findings)
             notes.extend(composer.notes)
-        fillers = _checked_fillers(plan, products, lang, findings)
+        fillers = _checked_fillers(plan, products, lang, findings, words, self._claims)
         return Script(
             plan.room_id, plan.merchant, lang, loop_index, items, fillers, findings, problems, notes
         )
 
 
 def _checked_fillers(
-    plan: RoomPlan, products: list[Product], lang: Lang, findings: list[ScriptFinding]
+    plan: RoomPlan,
+    products: list[Product],
+    lang: Lang,
+    findings: list[ScriptFinding],
+    words: CompiledBase | None = None,
+    claims: ClaimReader | None = None,
 ) -> list[str]:
-    evidence = Evidence(others=products, extra_numbers={Decimal(item.link) for item in plan.items})
+    evidence = Evidence(
+        others=products, extra_numbers={Decimal(item.link) for item in plan.items}, words=words
+    )
     accepted: list[str] = []
     for line in plan.fillers:
-        rejected = _line_findings(line.strip(), evidence, lang, segment="filler")
+        rejected = _line_findings(line.strip(), evidence, lang, segment="filler", claims=claims)
         findings.extend(rejected)
         if not rejected:
             accepted.append(line.strip())
@@ -259,9 +288,18 @@ def _line_findings(
     segment: str,
     link: int | None = None,
     sku: str | None = None,
+    claims: ClaimReader | None = None,
 ) -> list[ScriptFinding]:
-    """Why a merchant's line may not be spoken: compliance findings and unsupported numbers."""
-    out = [ScriptFinding(segment, line, f.rule, f.word, f.reason, link, sku) for f in check(line).findings]
+    """Why a merchant's line may not be spoken: compliance findings (words, and claims the classifier is
+    sure of) and unsupported numbers."""
+    found = list(check(line, words=evidence.words).findings)
+    if claims is not None:
+        found += claims(line, lang, found)
+    out = [
+        ScriptFinding(segment, line, f.rule, f.word, f.reason, link, sku, f.category, f.article)
+        for f in found
+        if f.action != "review"
+    ]
     for number in check_grounding(line, evidence):
         reason = (
             f"“{number}”不是商品资料里的数字（价格、库存、规格以商品库为准）"
@@ -283,7 +321,10 @@ class _Composer:
         seed: int,
         loop_index: int,
         rewriter: LineRewriter | None,
+        words: CompiledBase | None = None,
+        claims: ClaimReader | None = None,
     ) -> None:
+        self.claims = claims
         self.plan_item = plan_item
         self.product = product
         self.lang: Lang = lang
@@ -291,7 +332,7 @@ class _Composer:
         self.rewriter = rewriter
         self.templates = ProductLines(product, lang, link=plan_item.link, seed=seed, loop_index=loop_index)
         self.sold_out = self.templates.sold_out
-        self.evidence = Evidence(product=product, extra_numbers={Decimal(plan_item.link)})
+        self.evidence = Evidence(product=product, extra_numbers={Decimal(plan_item.link)}, words=words)
         self.findings: list[ScriptFinding] = []
         self.notes: list[str] = []
 
@@ -318,7 +359,13 @@ class _Composer:
         for raw in self.plan_item.pinned_lines.get(kind, []):
             line = raw.strip()
             rejected = _line_findings(
-                line, self.evidence, self.lang, segment=kind, link=self.link, sku=self.product.sku
+                line,
+                self.evidence,
+                self.lang,
+                segment=kind,
+                link=self.link,
+                sku=self.product.sku,
+                claims=self.claims,
             )
             if rejected:
                 self.findings.extend(rejected)
@@ -332,7 +379,7 @@ class _Composer:
         out: list[str] = []
         for line in lines:
             for piece in fit(line, self.lang, keep=(self.product.title,)):
-                enforced = enforce(self._rewrite(piece))
+                enforced = enforce(self._rewrite(piece), words=self.evidence.words)
                 text = _close(enforced.text, self.lang)
                 if enforced.findings:
                     words = ", ".join(f"{f.word} ({f.rule})" for f in enforced.findings)

@@ -16,6 +16,7 @@ from api.cli import room as _room  # noqa: F401  isort: skip
 from api.cli import router as _router  # noqa: F401  isort: skip
 from api.cli import script as _script  # noqa: F401  isort: skip
 from api.cli import evals as _evals  # noqa: F401  isort: skip
+from api.cli import eval_compliance as _eval_compliance  # noqa: F401  isort: skip
 from api.cli import voice as _voice  # noqa: F401  isort: skip
 
 

@@ -58,9 +58,12 @@ def script_command(
     services = Services(Settings())
     try:
         # With ANCHOR_WRITER=llm the model rewords the lines; the builder's guard checks every rewrite.
-        script = ScriptBuilder(services.store, rewriter=services.script_rewriter()).build(
-            plan, loop_index=loop
-        )
+        script = ScriptBuilder(
+            services.store,
+            rewriter=services.script_rewriter(),
+            words=services.merchant_words.compiled,
+            claims=services.claim_reader(),
+        ).build(plan, loop_index=loop)
     finally:
         services.close()
     if as_json:
@@ -102,9 +105,10 @@ def _print_script(plan: RoomPlan, script: Script) -> None:
         _console.print("[bold red]rejected lines (never spoken)[/]")
         for finding in script.findings:
             where = finding.segment if finding.link is None else f"link {finding.link} {finding.segment}"
+            article = f" ({escape(finding.article)})" if finding.article else ""
             _console.print(
-                f"  {where}: [bold]{finding.rule}[/] “{escape(finding.word)}” in “{escape(finding.line)}”"
-                f" — {escape(finding.reason)}",
+                f"  {where}: [bold]{finding.category or finding.rule}[/]{article} “{escape(finding.word)}” in "
+                f"“{escape(finding.line)}” — {escape(finding.reason)}",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import OwnerKey, StaffKey
 from api.deps import MerchantDep, ServicesDep
 from api.schemas import MAX_OFFSET, ImportReportOut, ProductOut, ProductPage, SearchHitOut, SearchOut
+from api.services import WORDS_SUFFIXES
 from knowledge.loaders import SUPPORTED_SUFFIXES
 
 router = APIRouter(prefix="/v1/merchants/{merchant}", tags=["catalog"])
@@ -29,11 +30,12 @@ _CHUNK = 1024 * 1024
 async def _save_upload(upload: UploadFile, folder: Path, index: int, max_bytes: int) -> Path:
     name = Path(upload.filename or f"upload-{index}").name or f"upload-{index}"
     suffix = Path(name).suffix.lower()
-    if suffix not in SUPPORTED_SUFFIXES:
+    if suffix not in SUPPORTED_SUFFIXES and suffix not in WORDS_SUFFIXES:
         raise HTTPException(
             415,
             f"{name}: unsupported file type {suffix or '(none)'}; "
-            f"upload one of {', '.join(sorted(SUPPORTED_SUFFIXES))}",
+            f"upload one of {', '.join(sorted(SUPPORTED_SUFFIXES + WORDS_SUFFIXES))} "
+            "(.yaml: your compliance words)",
         )
     target = folder / f"{index:03d}{suffix}"
     written = 0

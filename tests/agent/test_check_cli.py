@@ -22,21 +22,22 @@ def _plain(output: str) -> str:
 
 
 def test_clean_text_exits_zero() -> None:
-    result = runner.invoke(app, ["check", "今天第一款产品，100%纯棉"])
+    result = runner.invoke(app, ["check", "--words-only", "今天第一款产品，100%纯棉"])
     assert result.exit_code == 0, result.output
     assert "clean" in result.output
 
 
 def test_findings_exit_one_with_a_table() -> None:
-    result = runner.invoke(app, ["check", "全网最低价，效果最好！"])
+    result = runner.invoke(app, ["check", "--words-only", "全网最低价，效果最好！"])
     assert result.exit_code == 1
-    assert "absolute.superlative" in result.output
+    assert "superlative" in result.output
+    assert "广告法第九条第三项" in result.output
     assert "全网最低价" in result.output
     assert "'优惠价'" in result.output
 
 
 def test_json_output() -> None:
-    result = runner.invoke(app, ["check", "全网最低价，效果最好！", "--json"])
+    result = runner.invoke(app, ["check", "--words-only", "全网最低价，效果最好！", "--json"])
     assert result.exit_code == 1
     payload = json.loads(result.output)
     assert payload["ok"] is False
@@ -49,9 +50,9 @@ def test_json_output() -> None:
 
 
 def test_json_clean() -> None:
-    result = runner.invoke(app, ["check", "We will do our best", "--json"])
+    result = runner.invoke(app, ["check", "--words-only", "We will do our best", "--json"])
     assert result.exit_code == 0
-    assert json.loads(result.output) == {"ok": True, "lines_checked": 1, "findings": []}
+    assert json.loads(result.output) == {"ok": True, "lines_checked": 1, "review": 0, "findings": []}
 
 
 def test_file_reports_line_numbers(tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ def test_file_reports_line_numbers(tmp_path: Path) -> None:
         "欢迎来到直播间\n\n这款面霜是全网最低价\n本品可以治疗失眠。颜色很好看。\nIt cures acne.\n",
         encoding="utf-8",
     )
-    result = runner.invoke(app, ["check", "--file", str(script), "--json", "--fix"])
+    result = runner.invoke(app, ["check", "--words-only", "--file", str(script), "--json", "--fix"])
     assert result.exit_code == 1
     payload = json.loads(result.output)
     assert payload["lines_checked"] == 4
@@ -78,30 +79,30 @@ def test_file_reports_line_numbers(tmp_path: Path) -> None:
 
 
 def test_fix_prints_enforced_text() -> None:
-    result = runner.invoke(app, ["check", "这款面霜是全网最低价，效果最好！", "--fix"])
+    result = runner.invoke(app, ["check", "--words-only", "这款面霜是全网最低价，效果最好！", "--fix"])
     assert result.exit_code == 1
     assert result.output.rstrip().endswith("这款面霜是优惠价，效果很好！")
 
 
 def test_allow_option() -> None:
-    assert runner.invoke(app, ["check", "医用级口罩"]).exit_code == 1
-    assert runner.invoke(app, ["check", "医用级口罩", "--allow", "医用级"]).exit_code == 0
+    assert runner.invoke(app, ["check", "--words-only", "医用级口罩"]).exit_code == 1
+    assert runner.invoke(app, ["check", "--words-only", "医用级口罩", "--allow", "医用级"]).exit_code == 0
 
 
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["check", "--file", str(tmp_path / "nope.txt")])
+    result = runner.invoke(app, ["check", "--words-only", "--file", str(tmp_path / "nope.txt")])
     assert result.exit_code == 2
     assert "nosuchfile" in _plain(result.output)
     assert "Traceback" not in result.output
 
 
 def test_empty_input_is_a_clear_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["check", "   "])
+    result = runner.invoke(app, ["check", "--words-only", "   "])
     assert result.exit_code == 2
     assert "nothingtocheck" in _plain(result.output)
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n", encoding="utf-8")
-    result = runner.invoke(app, ["check", "--file", str(empty)])
+    result = runner.invoke(app, ["check", "--words-only", "--file", str(empty)])
     assert result.exit_code == 2
     assert "notexttocheck" in _plain(result.output)
 
@@ -109,7 +110,7 @@ def test_empty_input_is_a_clear_error(tmp_path: Path) -> None:
 def test_non_utf8_file_is_a_clear_error(tmp_path: Path) -> None:
     script = tmp_path / "gbk.txt"
     script.write_bytes("全网最低价".encode("gbk"))
-    result = runner.invoke(app, ["check", "--file", str(script)])
+    result = runner.invoke(app, ["check", "--words-only", "--file", str(script)])
     assert result.exit_code == 2
     assert "notUTF-8" in _plain(result.output)
 
@@ -117,6 +118,6 @@ def test_non_utf8_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_text_and_file_together_is_an_error(tmp_path: Path) -> None:
     script = tmp_path / "s.txt"
     script.write_text("hi", encoding="utf-8")
-    result = runner.invoke(app, ["check", "hello", "--file", str(script)])
+    result = runner.invoke(app, ["check", "--words-only", "hello", "--file", str(script)])
     assert result.exit_code == 2
     assert "notboth" in _plain(result.output)
