@@ -182,6 +182,9 @@ class AnswerPipeline:
         self.writer = writer or self.fallback
         self.options = options or PipelineOptions()
 
+    def _merchant_words(self, merchant: str) -> Any:
+        return self._words(merchant) if self._words is not None else None
+
     @property
     def router(self) -> IntentRouter:
         """The intent router (the packaged model, loaded on first use, unless one was given)."""
@@ -500,7 +503,7 @@ class AnswerPipeline:
                 with timer.stage("write"):
                     links = _links_of(room) if channel == "live" else {}
                     draft = self.fallback.compose_products(products, result.route, lang, links=links)
-                shown = Evidence(others=list(products))
+                shown = Evidence(others=list(products), words=self._merchant_words(merchant))
                 for product in products:
                     if product.sku in links:
                         shown.extra_numbers |= numbers_in(str(links[product.sku]))
@@ -615,7 +618,7 @@ class AnswerPipeline:
         lang: str,
         variant_question: str,
     ) -> tuple[Evidence, list[Any]]:
-        evidence = Evidence(words=self._words(merchant) if self._words is not None else None)
+        evidence = Evidence(words=self._merchant_words(merchant))
         candidates: list[Any] = []
         if (focus.sku is None and focus.candidates) or (
             focus.candidates and len(focus.candidates) > 1 and not aspects.policy and focus.method == "search"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -21,6 +22,8 @@ from agent.compliance.wordbase import (
     packaged_base,
 )
 from api.cli import app
+from api.services import Services
+from api.settings import Settings
 
 GOOD = """version: 1
 sources:
@@ -171,3 +174,28 @@ def test_check_cli_takes_a_words_file_and_reports_category_and_article(tmp_path:
     result = runner.invoke(app, ["check", "--words", str(bad), "你好"])
     assert result.exit_code == 2
     assert "bad.yaml:2" in result.output
+
+
+CSV = "sku,title,price,currency,stock,selling_points\nS1,暖禾卫衣,99,CNY,5,今天下单秒发\n"
+
+
+def test_a_words_file_in_the_catalog_import_is_applied_or_nothing_is(settings: Settings, tmp_path: Path) -> None:
+    services = Services(settings)
+    catalog = _write(tmp_path, CSV, "products.csv")
+    bad = _write(tmp_path, "entries:\n  - term: 秒发\n    category: nope\n    rule: x\n", "mine.yaml")
+    report = services.ingest([catalog, bad], "m1")
+    assert not report.applied
+    assert "mine.yaml:2" in str(report.errors[0])
+    assert services.store.get_product("m1", "S1") is None  # nothing half-applied
+    assert services.merchant_words.compiled("m1") is None
+    good = _write(tmp_path, GOOD, "mine.yaml")
+    report = services.ingest([catalog, good], "m1")
+    assert report.applied
+    assert report.side_files == ["mine.yaml"]
+    assert services.store.get_product("m1", "S1") is not None
+    words = services.merchant_words.compiled("m1")
+    assert words is not None
+    # The merchant's words reach answers: the guard rewrites what the merchant forbids.
+    answer = asyncio.run(services.pipeline.answer("m1", "c1", "暖禾卫衣有什么卖点"))
+    assert "尽快发货" in answer.answer, answer.answer
+    assert "秒发" not in answer.answer
