@@ -182,6 +182,12 @@ class AnswerPipeline:
         self.writer = writer or self.fallback
         self.options = options or PipelineOptions()
 
+    def _told_again(self, channel: str, merchant: str, normalised: str) -> bool:
+        """A live viewer with an open ticket tells their after-sales problem again: the ticket rises."""
+        if channel != "live" or not normalised:
+            return False
+        return self.router_for(merchant).classify(normalised).route == "after_sales"
+
     def _merchant_words(self, merchant: str) -> Any:
         return self._words(merchant) if self._words is not None else None
 
@@ -282,6 +288,8 @@ class AnswerPipeline:
         with timer.stage("memory"):
             self.conversations.get_or_create(merchant, conversation_id, channel=channel)
             relayed = self.tickets.relay_customer_message(merchant, conversation_id, text)
+            if relayed is not None and self._told_again(channel, merchant, normalised):
+                relayed = self.tickets.raise_priority(merchant, relayed.id, "told again in the live room")
         if relayed is not None:
             silent = AnswerResult(
                 answer="",

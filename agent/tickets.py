@@ -387,6 +387,21 @@ class TicketService:
             session, row, "note", "bot", f"hand-off requested again ({category}): {summary}".strip(), now
         )
 
+    def raise_priority(self, merchant: str, ticket_id: str, reason: str) -> Ticket:
+        """Move a ticket up one priority (low → normal → high → urgent), with a note saying why."""
+
+        def work(session: Session, now: datetime) -> Ticket:
+            row = self._load(session, merchant, ticket_id)
+            rank = PRIORITY_RANK[row.priority]
+            if rank > PRIORITY_RANK["urgent"]:
+                row.priority = next(p for p, r in PRIORITY_RANK.items() if r == rank - 1)
+                row.updated_at = now
+                self._event(session, row, "note", "bot", f"{reason}: priority {row.priority}", now)
+            session.flush()
+            return _to_ticket(row)
+
+        return self._run(work)
+
     def relay_customer_message(self, merchant: str, conversation_id: str, text: str) -> Ticket | None:
         """Route a customer's message to the conversation's ticket, or return None for the bot to answer.
 

@@ -161,7 +161,8 @@ def claim_findings(
     where a word rule already fired (the word rule decides there)."""
     model = model or packaged_claim_model()
     spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip()]
-    spans = [(a, b) for a, b in spans if not any(a <= f.start < b or a < f.end <= b for f in word_findings)]
+    deciding = [f for f in word_findings if f.action != "review"]  # a review finding decides nothing
+    spans = [(a, b) for a, b in spans if not any(a <= f.start < b or a < f.end <= b for f in deciding)]
     if not spans:
         return []
     readings = read_claims([text[a:b].strip() for a, b in spans], embed, model)

@@ -367,13 +367,18 @@ class CompiledBase:
     allowed: tuple[str, ...]
 
     def hits(self, text: str) -> Iterator[Hit]:
-        """Every entry occurrence in the matchable `text` not inside one of its exception contexts."""
+        """Every entry occurrence in the matchable `text` not inside one of its exception contexts.
+
+        A literal term found but excepted here ("保本" inside "确保本人", "best" in "for best results")
+        also silences a context pattern matching the same words: the curated entry knows the word."""
+        excused: list[tuple[int, int]] = []
         for end_index, (key_len, entry_index) in self.automaton.iter(text):
             entry = self.base.entries[entry_index]
             start, end = end_index - key_len + 1, end_index + 1
             if _latin_term(entry) and not _word_bounded(text, start, end):
                 continue
             if self._excepted(text, start, end, entry_index):
+                excused.append((start, end))
                 continue
             yield Hit(start, end, entry, entry_index)
         present: set[str] | None = None
@@ -384,8 +389,11 @@ class CompiledBase:
                 if present.isdisjoint(first):
                     continue
             for m in regex.finditer(text):
-                if m.end() > m.start() and not self._excepted(text, m.start(), m.end(), index):
-                    yield Hit(m.start(), m.end(), self.base.entries[index], index, m)
+                if m.end() <= m.start() or self._excepted(text, m.start(), m.end(), index):
+                    continue
+                if any(a <= m.start() and m.end() <= b for a, b in excused):
+                    continue
+                yield Hit(m.start(), m.end(), self.base.entries[index], index, m)
 
     def _excepted(self, text: str, start: int, end: int, key: int) -> bool:
         literal, regexes = self.exceptions.get(key, ((), ()))

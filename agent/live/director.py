@@ -46,9 +46,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -108,7 +109,8 @@ class DirectorOptions:
     zh_chars_per_second: float = 4.5
     en_chars_per_second: float = 14.0
     barge_in: bool = True
-    max_answers_in_row: int = 3
+    #: None: the room plan's `airtime.max_answers_in_row`.
+    max_answers_in_row: int | None = None
     finish_within_s: float = 1.0
     max_cut_wait_s: float = 0.6
 
@@ -131,6 +133,10 @@ _COUNTERS = (
     "tts_failures",
     "answer_failures",
     "loops",
+    "after_sales",
+    "after_sales_messages",
+    "tickets",
+    "quiet_answers",
 )
 
 
@@ -232,6 +238,9 @@ class Director:
         self._ready: _Utterance | None = None  # an answer or operator line prepared while a clip played
         self._rest: _Rest | None = None  # the rest of the last sentence cut, said when the script resumes
         self._answers_in_row = 0  # answers said since the last script sentence finished
+        # What was spoken lately: (ended at, seconds, "script" | "answer" | "other"), for the airtime share.
+        self._airtime: deque[tuple[float, float, str]] = deque()
+        self._spoken_answers: dict[str, float] = {}  # answer text → when it was last spoken
         self._idle = False
         self._last_spoke = clock()
         self._finished = False
@@ -268,7 +277,11 @@ class Director:
             "prepared": self._ready.counter if self._ready is not None else None,
             "resume_at": self._rest.offset if self._rest is not None else None,
             "counters": dict(self._counters),
+            "airtime": {"script_share": self.script_share(), "window_s": self.plan.airtime.window_s},
         }
+        stats = getattr(self.triage, "stats", None)
+        if callable(stats):
+            data["triage"] = stats()
         if self.error:
             data["error"] = self.error
         return data
@@ -388,6 +401,11 @@ class Director:
         if self._status == "paused":
             await self._wait()
             return
+        if self.triage.pending_after_sales():
+            line = await self._prepare_after_sales(self.triage.take_after_sales())
+            if line is not None:
+                await self._deliver(line)
+            return
         if self._selling_due():
             await self._say_next()
             return
@@ -418,12 +436,28 @@ class Director:
 
     # -- steps -------------------------------------------------------------------------------------
     def _selling_due(self) -> bool:
-        """True when ``max_answers_in_row`` answers have been said since the last script sentence and
-        the script has one to say: a busy chat never silences the selling."""
+        """True when the script has a sentence to say and the selling is owed airtime: after
+        ``max_answers_in_row`` answers in a row, or while the script's share of the spoken time over the
+        plan's window is under its `airtime.script_share` (a busy chat never silences the selling)."""
+        policy = self.plan.airtime
         limit = self.options.max_answers_in_row
-        if limit <= 0 or self._answers_in_row < limit:
-            return False
-        return sentence_at(self._current_script(), self._position) is not None
+        limit = policy.max_answers_in_row if limit is None else limit
+        owed = limit > 0 and self._answers_in_row >= limit
+        if not owed and self._answers_in_row > 0:
+            share = self.script_share()
+            owed = share is not None and share < policy.script_share
+        return owed and sentence_at(self._current_script(), self._position) is not None
+
+    def script_share(self) -> float | None:
+        """The script's share of the time spoken over the plan's airtime window (None before 10 s)."""
+        now = self._clock()
+        window = self.plan.airtime.window_s
+        while self._airtime and now - self._airtime[0][0] > window:
+            self._airtime.popleft()
+        total = sum(seconds for _at, seconds, _kind in self._airtime)
+        if total < 10.0:
+            return None
+        return sum(seconds for _at, seconds, kind in self._airtime if kind == "script") / total
 
     async def _say_next(self) -> bool:
         """Say the sentence at the position; False when the script has none there."""
@@ -492,7 +526,16 @@ class Director:
             return None
         count = max(group.count, len(group.messages))
         lang = result.language if result.language in _GROUPED else self.plan.language
-        text = (_GROUPED.get(lang, _GROUPED["zh"]) if count > 1 else "") + result.answer.strip()
+        policy = self.plan.airtime
+        full = result.answer.strip()
+        spoken = _first_sentences(full, policy.answer_sentences)
+        text = (_GROUPED.get(lang, _GROUPED["zh"]) if count > 1 else "") + spoken
+        now = self._clock()
+        last = self._spoken_answers.get(spoken)
+        quiet = last is not None and now - last < policy.repeat_quiet_s
+        self._spoken_answers = {
+            k: t for k, t in self._spoken_answers.items() if now - t < policy.repeat_quiet_s
+        }
         data = {
             "questions": [
                 {"nickname": getattr(m, "nickname", ""), "text": getattr(m, "text", "")}
@@ -502,12 +545,60 @@ class Director:
             "grouped": count,
             "route": result.route,
             "escalated": result.escalated,
+            "full_text": full,
         }
+        if quiet:
+            # The same answer was just spoken: shown (bubble, card) without being said again.
+            await self._publish("answer", {"text": text, **data, "spoken": False})
+            self._counters["quiet_answers"] += 1
+            return None
+        self._spoken_answers[spoken] = now
         started = time.perf_counter()
         answer = await self._render("answer", text, data, counter="answered")
         tts_ms = (time.perf_counter() - started) * 1000.0
         answer.timings = {"pipeline": round(pipeline_ms, 1), "tts": round(tts_ms, 1)}
         return answer
+
+    async def _prepare_after_sales(self, groups: Sequence[QuestionGroupLike]) -> _Utterance | None:
+        """Every waiting after-sales message handed off at once: a ticket for each viewer the platform
+        names (repeats go to the same ticket, which rises in priority), and one short public line for
+        all of them — "@昵称 已为您转接客服" with a ticket, how to reach customer service without one. No
+        order number, phone or other private data is spoken."""
+        room = RoomContext(self._links, self.triage.current_sku)
+        with_ticket: list[str] = []
+        without: list[str] = []
+        tickets: list[str] = []
+        questions: list[dict[str, str]] = []
+        for group in groups:
+            first = group.messages[0] if group.messages else None
+            user_id = getattr(first, "user_id", None)
+            nickname = getattr(first, "nickname", "") or ""
+            who = user_id or nickname or "viewer"
+            try:
+                result = await self._pipeline.answer(
+                    self.plan.merchant,
+                    conversation_id(self.room_id, who),
+                    group.text,
+                    channel="live",
+                    room=room,
+                    user_id=user_id,
+                )
+            except Exception:
+                log.exception("room %s: the pipeline failed on an after-sales message", self.room_id)
+                self._counters["answer_failures"] += 1
+                result = None
+            self._counters["after_sales_messages"] += 1
+            name = _mention(nickname)
+            if result is not None and result.ticket_id:
+                tickets.append(result.ticket_id)
+                self._counters["tickets"] += 1
+                with_ticket.append(name)
+            else:
+                without.append(name)
+            questions.append({"nickname": nickname, "text": getattr(group, "public_text", "") or ""})
+        text = _after_sales_line(with_ticket, without, self.plan.language)
+        data = {"questions": questions, "after_sales": True, "tickets": tickets, "escalated": bool(tickets)}
+        return await self._render("answer", text, data, counter="after_sales")
 
     async def _say(self, script: ScriptLike, text: str) -> None:
         pos = self._position
@@ -631,6 +722,14 @@ class Director:
         resumed = "resumed_at" in line.data
         cut_at = await self._play(line.clip, seconds, cuttable=cuttable, resumed=resumed)
         self._last_spoke = self._clock()
+        kind = (
+            "script"
+            if sentence is not None
+            else "answer"
+            if line.counter in ("answered", "after_sales")
+            else "other"
+        )
+        self._airtime.append((self._last_spoke, seconds if cut_at is None else cut_at, kind))
         self._idle = False
         if cut_at is not None and sentence is not None and line.clip is not None:
             start = max((p for p in line.clip.pauses if p <= cut_at + 1e-9), default=0.0)
@@ -649,7 +748,7 @@ class Director:
             if self.plan.loop and self._position.item >= len(script.items):
                 self._next_loop()  # a looping show is in its next loop as soon as the last sentence ends
         self._counters[line.counter] = self._counters.get(line.counter, 0) + 1
-        if line.counter == "answered":
+        if line.counter in ("answered", "after_sales"):
             self._answers_in_row += 1
         elif sentence is not None:
             self._answers_in_row = 0
@@ -699,6 +798,9 @@ class Director:
                 self._ready = await self._prepare_operator(self._ops.popleft().text)
             return
         if self._status != "running":
+            return
+        if self.triage.pending_after_sales():
+            self._ready = await self._prepare_after_sales(self.triage.take_after_sales())
             return
         group = self.triage.next_question()
         if group is not None:
@@ -816,3 +918,48 @@ class Director:
             if isinstance(value, int):
                 return value
         return 0
+
+
+_SENTENCE = re.compile(r"[^。！？!?；;]+[。！？!?；;]*|[^.!?]+[.!?]+(?=\s|$)")
+
+
+def _first_sentences(text: str, limit: int) -> str:
+    """The first `limit` sentences of `text` (all of it when it has fewer)."""
+    parts = [p for p in _SENTENCE.findall(text) if p.strip()]
+    if len(parts) <= limit:
+        return text
+    return "".join(parts[:limit]).strip()
+
+
+def _mention(nickname: str) -> str:
+    name = nickname.strip()[:12]
+    return f"@{name}" if name else ""
+
+
+def _after_sales_line(with_ticket: list[str], without: list[str], language: str) -> str:
+    """The public line for after-sales messages: who was passed to a person, who should message the shop."""
+
+    def names(items: list[str]) -> str:
+        shown = [n for n in items if n][:5]
+        more = len(items) - len(shown)
+        if language == "zh":
+            return " ".join(shown) + (f" 等{len(items)}位朋友" if more > 0 else "")
+        return " ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+    parts: list[str] = []
+    if language == "zh":
+        if with_ticket:
+            parts.append(f"{names(with_ticket)} 已为您转接客服，请留意私信。".strip())
+        if without:
+            parts.append(f"{names(without)} 售后问题请点击“私信”联系店铺客服，我们会尽快处理。".strip())
+    else:
+        if with_ticket:
+            parts.append(
+                f"{names(with_ticket)} we've passed this to customer service, please check your messages.".strip()
+            )
+        if without:
+            parts.append(
+                f"{names(without)} for order problems please message the shop's customer service, "
+                "we'll sort it out quickly.".strip()
+            )
+    return "".join(parts) if language == "zh" else " ".join(parts)

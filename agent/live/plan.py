@@ -65,6 +65,22 @@ class AckPolicy(BaseModel):
     max_per_minute: int = Field(default=3, ge=0)
 
 
+class AirtimePolicy(BaseModel):
+    """How much of the room's airtime the selling keeps however busy the chat is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The script's least share of spoken time over any `window_s` (answers beyond it wait).
+    script_share: float = Field(default=0.4, ge=0.0, le=0.95)
+    window_s: float = Field(default=120.0, gt=10.0, le=3600.0)
+    #: At most this many answers in a row before a script sentence (0: no limit but the share).
+    max_answers_in_row: int = Field(default=3, ge=0, le=50)
+    #: Spoken answers in a live room keep to this many sentences (the card and bubble show the rest).
+    answer_sentences: int = Field(default=2, ge=1, le=10)
+    #: An answer identical to one spoken this recently is shown (bubble) without being spoken again.
+    repeat_quiet_s: float = Field(default=60.0, ge=0.0, le=3600.0)
+
+
 class PlanItem(BaseModel):
     """One product in the room: its link number, sku, segments and the merchant's pinned lines.
 
@@ -137,6 +153,7 @@ class RoomPlan(BaseModel):
     #: Where a ready answer may interrupt a script sentence: "at_pause" (the next pause in its audio;
     #: the sentence is said again, whole, after the answer) or "sentence_end" (it always finishes).
     interrupt: Literal["at_pause", "sentence_end"] = "at_pause"
+    airtime: AirtimePolicy = Field(default_factory=AirtimePolicy)
 
     @field_validator("room_id")
     @classmethod
@@ -255,6 +272,7 @@ def _problem(source: str, error: Any) -> str:
 __all__ = [
     "SEGMENT_KINDS",
     "AckPolicy",
+    "AirtimePolicy",
     "PlanError",
     "PlanItem",
     "ProductLookup",

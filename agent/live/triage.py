@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from agent.aspects import detect_aspects
 from agent.live.events import RoomEvent, ViewerMessage
 from agent.live.triage_acks import AckLine, Acknowledger
 from agent.live.triage_text import (
@@ -86,6 +87,9 @@ class _Group:
     messages: list[ViewerMessage]
     viewers: set[str]
     count: int = 1
+    #: What the question asks about ("price", "size", …; empty for a general question): questions about
+    #: the same product and the same aspects are one group however they are worded.
+    aspects: tuple[str, ...] = ()
 
 
 class ChatTriage:
@@ -164,18 +168,20 @@ class ChatTriage:
 
         nickname = sanitize_nickname(msg.nickname)
         viewer = f"u:{msg.user_id}" if msg.user_id else f"n:{nickname}"
-        if not self._rate_allows(viewer, now):
+        after_sales = decision.route == "after_sales"
+        # After-sales is never rate-limited, merged away as spam or dropped for age: each one is handled.
+        if not after_sales and not self._rate_allows(viewer, now):
             return self._drop("rate_limited", decision.route)
 
         sig = signature(text)
-        after_sales = decision.route == "after_sales"
         sku_hint = self._sku_for(text, sig)
+        asked = _specific_aspects(text)
         if not after_sales and self._recently_answered(sig, sku_hint, now):
             return self._drop("recently_answered", decision.route)
 
-        group = self._find_similar(sig, sku_hint, after_sales, viewer, now)
+        group = self._find_similar(sig, sku_hint, after_sales, viewer, now, asked)
         if group is not None:
-            if viewer in group.viewers:
+            if viewer in group.viewers and not after_sales:
                 return self._drop("spam", decision.route)  # the same viewer asking the same again
             group.count += 1
             group.last_at = now
@@ -199,12 +205,14 @@ class ChatTriage:
             last_at=now,
             messages=[_for_display(msg, nickname)],
             viewers={viewer},
+            aspects=asked,
         )
         self._next_gid += 1
         self._drop_stale(now)
-        if len(self._groups) >= self.options.max_queue:
-            victim = min(self._groups.values(), key=self._keep_key)
-            if self._keep_key(new) <= self._keep_key(victim):
+        evictable = [g for g in self._groups.values() if not g.after_sales]
+        if len(self._groups) >= self.options.max_queue and evictable:
+            victim = min(evictable, key=self._keep_key)
+            if not after_sales and self._keep_key(new) <= self._keep_key(victim):
                 return self._drop("queue_full", decision.route)
             self._remove(victim)
             self._evicted["queue_full"] += victim.count
@@ -213,6 +221,34 @@ class ChatTriage:
         self._queued += 1
         self._rate_record(viewer, now)
         return TriageDecision("queued", None, decision.route, 1)
+
+    def pending_after_sales(self) -> bool:
+        return any(g.after_sales for g in self._groups.values())
+
+    def take_after_sales(self) -> list[QuestionGroup]:
+        """Every after-sales group waiting, oldest first (the director hands them all off at once)."""
+        now = self._clock()
+        groups = sorted((g for g in self._groups.values() if g.after_sales), key=lambda g: g.first_at)
+        taken: list[QuestionGroup] = []
+        for group in groups:
+            self._remove(group)
+            self._answered_groups += 1
+            self._answered_messages += group.count
+            taken.append(self._question(group, now))
+        return taken
+
+    def _question(self, best: _Group, now: float) -> QuestionGroup:
+        return QuestionGroup(
+            text=best.text,
+            public_text=redact(best.text, language="en" if best.text.isascii() else "zh"),
+            messages=tuple(best.messages),
+            count=best.count,
+            sku_hint=best.sku_hint,
+            link=best.sig.link,
+            after_sales=best.after_sales,
+            route=best.route,
+            waited_s=max(0.0, now - best.first_at),
+        )
 
     def next_question(self) -> QuestionGroup | None:
         """Take the group to answer next, or None when nothing (fresh) is waiting."""
@@ -225,17 +261,7 @@ class ChatTriage:
         self._answered.append((now, best.sig, best.sku_hint))
         self._answered_groups += 1
         self._answered_messages += best.count
-        return QuestionGroup(
-            text=best.text,
-            public_text=redact(best.text, language="en" if best.text.isascii() else "zh"),
-            messages=tuple(best.messages),
-            count=best.count,
-            sku_hint=best.sku_hint,
-            link=best.sig.link,
-            after_sales=best.after_sales,
-            route=best.route,
-            waited_s=max(0.0, now - best.first_at),
-        )
+        return self._question(best, now)
 
     def __len__(self) -> int:
         return len(self._groups)
@@ -299,15 +325,25 @@ class ChatTriage:
     def _on_screen(self, group: _Group) -> bool:
         return self.current_sku is not None and group.sku_hint == self.current_sku
 
-    def _serve_key(self, group: _Group) -> tuple[bool, int, float, int]:
-        return self._on_screen(group), group.count, -group.first_at, -group.gid
+    def _serve_key(self, group: _Group) -> tuple[bool, bool, int, float, int]:
+        # After-sales first (oldest first), then the product on screen, the most askers, the freshest:
+        # in a busy room a fresh question answered beats an old one answered late.
+        if group.after_sales:
+            return True, True, 0, -group.first_at, -group.gid
+        return False, self._on_screen(group), group.count, group.last_at, -group.gid
 
     def _keep_key(self, group: _Group) -> tuple[bool, int, float]:
         # The group evicted from a full queue: off screen, fewest askers, then the oldest.
         return self._on_screen(group), group.count, group.last_at
 
     def _find_similar(
-        self, sig: Signature, sku_hint: str | None, after_sales: bool, viewer: str, now: float
+        self,
+        sig: Signature,
+        sku_hint: str | None,
+        after_sales: bool,
+        viewer: str,
+        now: float,
+        asked: tuple[str, ...] = (),
     ) -> _Group | None:
         window = self.options.dedupe_window_s
         threshold = self.options.dedupe_threshold
@@ -320,7 +356,11 @@ class ChatTriage:
                 continue  # each viewer's after-sales issue is their own
             if not _same_target(group.sig.link, group.sku_hint, sig.link, sku_hint):
                 continue
+            if after_sales:
+                return group  # the same viewer's issue, told again
             score = jaccard(group.sig.grams, sig.grams)
+            if asked and asked == group.aspects and (sig.link is not None or sku_hint is not None):
+                score = max(score, 1.0)  # "2号多少钱" and "二号什么价": the same product, the same aspect
             if score >= threshold and score > best_score:
                 best, best_score = group, score
         return best
@@ -340,7 +380,7 @@ class ChatTriage:
 
     def _drop_stale(self, now: float) -> None:
         max_age = self.options.max_age_s
-        stale = [gid for gid, g in self._groups.items() if now - g.last_at > max_age]
+        stale = [gid for gid, g in self._groups.items() if now - g.last_at > max_age and not g.after_sales]
         for gid in stale:
             group = self._groups[gid]
             self._remove(group)
@@ -402,3 +442,14 @@ def _same_target(link_a: int | None, sku_a: str | None, link_b: int | None, sku_
     if link_a != link_b:
         return False
     return link_a is not None or sku_a is None or sku_b is None or sku_a == sku_b
+
+
+#: Aspects whose questions about one product carry nothing else: "2号多少钱" and "二号什么价" ask the same
+#: thing; "2号有M码吗" and "2号有L码吗" do not, nor do "什么时候发货" and "包邮吗" (both "shipping").
+_VALUE_FREE = frozenset({"price", "stock"})
+
+
+def _specific_aspects(text: str) -> tuple[str, ...]:
+    """The value-free aspects a question asks ("price", "stock", …), or () when it asks anything else."""
+    found = detect_aspects(text).aspects
+    return tuple(found) if found and set(found) <= _VALUE_FREE else ()

@@ -76,16 +76,18 @@ def compliance_command(
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     methods = [m for m in ("words", "claims", "combined") if m == "words" or claims]
-    table = Table(title="Compliance check (rates in %; changed = rewritten or dropped, flagged adds review)")
+    table = Table(
+        title="Compliance check, % of sentences changed (rewritten or dropped), and in brackets flagged "
+        "(changed or left for review)"
+    )
     table.add_column("corpus")
     table.add_column("slice")
     table.add_column("n", justify="right")
     for method in methods:
-        table.add_column(f"{method} changed", justify="right")
-        table.add_column(f"{method} flagged", justify="right")
+        table.add_column(method, justify="right")
     for corpus, summary in result.items():
         for slice_name, stats in [("all", summary["all"]), *summary["languages"].items()]:
-            cells = [f"{100 * stats[m][k]:.1f}" for m in methods for k in ("changed", "flagged")]
+            cells = [f"{100 * stats[m]['changed']:.1f} ({100 * stats[m]['flagged']:.1f})" for m in methods]
             table.add_row(corpus, slice_name, str(stats["n"]), *cells)
     console.print(table)
     if misses:

@@ -15,9 +15,24 @@ from agent.compliance.claims_train import Labelled, load_labelled, train_claims
 from knowledge.embedders import HashEmbedder
 
 CLAIMS = {
-    "efficacy": ["敷完第二天痘痘就消了", "用了一周斑点全没了", "this will clear your skin in days", "your acne disappears overnight"],
-    "investment": ["放几年价格就能翻上去", "买了就是存钱升级", "it only goes up in value", "a piece that pays you back later"],
-    "superstition": ["戴上它运气变好", "放在家里挡住坏运气", "keeps bad energy out of your home", "wear it and fortune follows"],
+    "efficacy": [
+        "敷完第二天痘痘就消了",
+        "用了一周斑点全没了",
+        "this will clear your skin in days",
+        "your acne disappears overnight",
+    ],
+    "investment": [
+        "放几年价格就能翻上去",
+        "买了就是存钱升级",
+        "it only goes up in value",
+        "a piece that pays you back later",
+    ],
+    "superstition": [
+        "戴上它运气变好",
+        "放在家里挡住坏运气",
+        "keeps bad energy out of your home",
+        "wear it and fortune follows",
+    ],
 }
 NONE = [
     "这款卫衣是纯棉的，洗的时候建议手洗",
@@ -78,7 +93,7 @@ def test_model_file_round_trip_and_refusal(model: ClaimModel, tmp_path: Path) ->
     vectors = np.eye(1, model.weights.shape[1])
     assert np.allclose(loaded.probabilities(vectors), model.probabilities(vectors), atol=1e-5)
     (tmp_path / "bad.npz").write_bytes(b"not a model")
-    with pytest.raises(ClaimModelError, match="bad.npz"):
+    with pytest.raises(ClaimModelError, match=r"bad\.npz"):
         ClaimModel.load(tmp_path / "bad.npz")
 
 

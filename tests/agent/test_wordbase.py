@@ -179,7 +179,9 @@ def test_check_cli_takes_a_words_file_and_reports_category_and_article(tmp_path:
 CSV = "sku,title,price,currency,stock,selling_points\nS1,暖禾卫衣,99,CNY,5,今天下单秒发\n"
 
 
-def test_a_words_file_in_the_catalog_import_is_applied_or_nothing_is(settings: Settings, tmp_path: Path) -> None:
+def test_a_words_file_in_the_catalog_import_is_applied_or_nothing_is(
+    settings: Settings, tmp_path: Path
+) -> None:
     services = Services(settings)
     catalog = _write(tmp_path, CSV, "products.csv")
     bad = _write(tmp_path, "entries:\n  - term: 秒发\n    category: nope\n    rule: x\n", "mine.yaml")

@@ -135,7 +135,12 @@ def state_store(tmp_path_factory: pytest.TempPathFactory) -> RoomStateStore:
 
 
 def utterances(room: Room) -> list[tuple[float, OutputEvent]]:
-    return [(p.at, p.event) for p in room.bus.log if p.event.kind in UTTERANCES]
+    """What was spoken, in order (an answer shown without being spoken again is not an utterance)."""
+    return [
+        (p.at, p.event)
+        for p in room.bus.log
+        if p.event.kind in UTTERANCES and p.event.data.get("spoken", True) is not False
+    ]
 
 
 def played_for(room: Room, event: OutputEvent) -> float:
@@ -272,7 +277,8 @@ def check_show(room: Room, seen: dict[str, list[tuple[float, Any]]]) -> None:
     stats = room.director.triage.stats()
     # An answer prepared while the room was paused and still waiting when it stopped is not said.
     held = 1 if room.director.snapshot()["prepared"] == "answered" else 0
-    assert len(answers) + held == stats["answered"]
+    quiet = room.director.counters["quiet_answers"]  # the same answer just spoken: shown, not said again
+    assert len(answers) + held + quiet == stats["answered"]
     assert room.director.finished
     assert room.director.status == "stopped"
 
@@ -510,7 +516,7 @@ async def test_a_busy_chat_never_silences_the_selling(
     await room.director.run()
     kinds = [e.kind for _, e in utterances(room)]
     answers = kinds.count("answer")
-    assert answers == len(questions)
+    assert answers + room.director.counters["quiet_answers"] == len(questions)
     runs, run = [], 0
     for kind in kinds[: kinds.index("answer") + answers + 10]:
         if kind == "answer":
@@ -523,7 +529,8 @@ async def test_a_busy_chat_never_silences_the_selling(
         assert max(runs) == 3, kinds
         assert room.director.counters["cuts"] == 1
     else:
-        assert max(runs) == len(questions), kinds
+        # No limit on answers in a row: the plan's airtime share still brings the selling back.
+        assert max(runs) < len(questions), kinds
 
 
 async def test_a_rest_that_cannot_be_cut_from_the_audio_is_said_whole_and_a_skip_drops_it(
@@ -732,3 +739,68 @@ async def test_espeak_chain_speaks_the_script_and_an_answer(
         assert e.audio is not None
         assert e.audio.duration in played
     assert director.counters["tts_failures"] == 0
+
+
+# -- a busy room: after-sales always handled, the selling keeps its airtime -------------------------------
+
+
+def test_after_sales_in_a_busy_room_is_always_handed_off(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    room = build_room(demo_services, state_store, make_plan(f"as-{uuid.uuid4().hex[:8]}"), time)
+    for i in range(30):  # a flood of product questions from many viewers
+        time.at(0.1 * i, functools.partial(room.ask, 100 + i, ["1号多少钱", "2号有货吗", "包邮吗"][i % 3]))
+    time.at(1.0, functools.partial(room.ask, 7, "我的订单20240501123456三天了还没发货"))
+    time.at(1.5, functools.partial(room.ask, 8, "卫衣破洞要退货"))
+    time.at(70.0, functools.partial(room.ask, 7, "我的订单还没发货！！到底什么时候发"))  # told again, late
+
+    def anonymous() -> None:
+        msg = ViewerMessage(room.plan.room_id, "路人甲", "收到的口红断了怎么办", user_id=None)
+        if room.director.triage.offer(msg).accepted:  # type: ignore[attr-defined]
+            room.director.notify()
+
+    time.at(2.0, anonymous)
+    time.at(100.0, room.director.stop)
+    asyncio.run(asyncio.wait_for(room.director.run(), 30))
+    handed = [e for _, e in utterances(room) if e.kind == "answer" and e.data.get("after_sales")]
+    spoken = " ".join(str(e.data["text"]) for e in handed)
+    assert "@viewer7" in spoken
+    assert "@viewer8" in spoken
+    assert "已为您转接客服" in spoken
+    assert "@路人甲" in spoken
+    assert "私信" in spoken
+    assert "20240501123456" not in spoken  # nothing private is said in public
+    tickets = {t for e in handed for t in e.data["tickets"]}
+    assert len(tickets) == 2  # viewer 7 told it twice: one ticket
+    counters = room.director.counters
+    assert counters["after_sales_messages"] == 4, [e.data["questions"] for e in handed]
+    assert counters["after_sales"] == len(handed)  # public lines said
+    service = demo_services.tickets
+    first = next(t for t in tickets if service.get("demo", t).order_ids)
+    assert service.get("demo", first).priority in ("high", "urgent")  # rose when told again
+    # Handed off within seconds of arriving, whatever the queue of product questions.
+    at = {e.seq: t for t, e in utterances(room)}
+    assert min(at[e.seq] for e in handed) < 15.0
+
+
+def test_the_selling_keeps_its_share_of_airtime_in_a_flood(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    room = build_room(demo_services, state_store, make_plan(f"at-{uuid.uuid4().hex[:8]}"), time)
+    questions = ["多少钱", "有货吗", "什么颜色", "什么尺码", "包邮吗", "能退吗", "什么材质", "怎么洗"]
+    for i in range(600):  # two a second for five minutes
+        text = f"{1 + i % 2}号{questions[i % len(questions)]}"
+        time.at(0.5 * i, functools.partial(room.ask, i, text))
+    time.at(300.0, room.director.stop)
+    asyncio.run(asyncio.wait_for(room.director.run(), 60))
+    spans: list[tuple[float, float, bool]] = []
+    for t, e in utterances(room):
+        spans.append((t, t + played_for(room, e), e.kind == "say" and e.data.get("origin") == "script"))
+    assert sum(1 for *_, script in spans if not script) > 20  # the chat was answered too
+    for start in range(0, 180, 10):  # every 2-minute window
+        lo, hi = float(start), float(start + 120)
+        script = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b, s in spans if s)
+        total = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b, _s in spans)
+        assert script / total >= 0.35, (start, script, total)
