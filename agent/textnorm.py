@@ -134,21 +134,38 @@ def fold(text: str, *, lower: bool = True, simplify: bool = True) -> Folded:
     Zero-width characters, variation selectors and lone surrogates fold to nothing. Each character is
     folded on its own so the mapping back to the original is exact.
     """
+    table = _FOLD_TABLES[(lower, simplify)]
     out: list[str] = []
     source: list[int] = []
     for index, ch in enumerate(text):
-        cp = ord(ch)
-        if cp in _INVISIBLE or _is_surrogate(ch):
-            continue
-        piece = (T2S.get(cp) if simplify else None) or unicodedata.normalize("NFKC", ch)
-        if simplify:  # NFKC may give a traditional character (U+F907 is 龜)
-            piece = "".join(T2S.get(ord(c), c) for c in piece)
-        if lower:
-            piece = piece.lower()
-        for folded_ch in piece:
-            out.append(folded_ch)
+        piece = table.get(ch)
+        if piece is None:
+            piece = table[ch] = _fold_char(ch, lower=lower, simplify=simplify)
+        if len(piece) == 1:
+            out.append(piece)
             source.append(index)
+        else:
+            for folded_ch in piece:
+                out.append(folded_ch)
+                source.append(index)
     return Folded("".join(out), tuple(source), len(text))
+
+
+def _fold_char(ch: str, *, lower: bool, simplify: bool) -> str:
+    """One character's fold (cached per character in `_FOLD_TABLES`)."""
+    cp = ord(ch)
+    if cp in _INVISIBLE or _is_surrogate(ch):
+        return ""
+    piece = (T2S.get(cp) if simplify else None) or unicodedata.normalize("NFKC", ch)
+    if simplify:  # NFKC may give a traditional character (U+F907 is 龜)
+        piece = "".join(T2S.get(ord(c), c) for c in piece)
+    return piece.lower() if lower else piece
+
+
+#: Each character's fold, per (lower, simplify), filled on first sight (bounded by the characters seen).
+_FOLD_TABLES: dict[tuple[bool, bool], dict[str, str]] = {
+    (lower, simplify): {} for lower in (True, False) for simplify in (True, False)
+}
 
 
 # Douyin/Taobao chat renders stickers as bracketed names: "[赞]", "[玫瑰]", "[捂脸]".

@@ -360,11 +360,32 @@ class CompiledBase:
 
     base: WordBase
     automaton: Any
-    #: Each pattern entry: its regex, its entry index, and the characters a match can start with (None:
-    #: any), so a line holding none of them skips the regex.
-    patterns: list[tuple[re.Pattern[str], int, frozenset[str] | None]]
+    #: Each pattern entry: its regex and its entry index.
+    patterns: list[tuple[re.Pattern[str], int]]
     exceptions: dict[int, tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]]
     allowed: tuple[str, ...]
+    #: An automaton over the literals each pattern's matches must hold (a filtered set: a text holding
+    #: none of a pattern's literals skips that pattern), and the patterns no literal is known for.
+    triggers: Any = None
+    always: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        by_literal: dict[str, list[int]] = {}
+        for position, (regex, _index) in enumerate(self.patterns):
+            literals = required_literals(regex.pattern)
+            if not literals:
+                self.always.append(position)
+                continue
+            for literal in literals:
+                by_literal.setdefault(literal, []).append(position)
+        automaton = ahocorasick.Automaton()
+        for literal, positions in by_literal.items():
+            automaton.add_word(literal, tuple(positions))
+        if by_literal:
+            automaton.make_automaton()
+            self.triggers = automaton
+        else:
+            self.triggers = _EmptyAutomaton()
 
     def hits(self, text: str) -> Iterator[Hit]:
         """Every entry occurrence in the matchable `text` not inside one of its exception contexts.
@@ -381,13 +402,11 @@ class CompiledBase:
                 excused.append((start, end))
                 continue
             yield Hit(start, end, entry, entry_index)
-        present: set[str] | None = None
-        for regex, index, first in self.patterns:
-            if first is not None:
-                if present is None:
-                    present = set(text)
-                if present.isdisjoint(first):
-                    continue
+        wanted = set(self.always)
+        for _end, positions in self.triggers.iter(text):
+            wanted.update(positions)
+        for position in sorted(wanted):
+            regex, index = self.patterns[position]
             for m in regex.finditer(text):
                 if m.end() <= m.start() or self._excepted(text, m.start(), m.end(), index):
                     continue
@@ -411,55 +430,51 @@ class CompiledBase:
         return False
 
 
-def first_chars(pattern: str) -> frozenset[str] | None:
-    """The characters a match of `pattern` (case-insensitive) can start with, or None when that cannot
-    be told (a class like \\w, an optional first element, a back-reference)."""
+def required_literals(pattern: str) -> frozenset[str] | None:
+    """Lower-case literals at least one of which every match of `pattern` holds, or None when that cannot
+    be told (the pattern then runs on every text)."""
     try:
         parsed = sre_parse.parse(pattern)
     except re.error:
         return None
-    found = _first_of(list(parsed))
-    if found is None:
-        return None
-    return frozenset(c for ch in found for c in {ch, ch.lower(), ch.upper()})
+    found = _required(list(parsed))
+    return frozenset(x.lower() for x in found) if found else None
 
 
-def _first_of(items: list[Any]) -> set[str] | None:
-    """First characters of a sequence of parsed items; zero-width items are skipped."""
-    for i, (op, arg) in enumerate(items):
-        if op in (sre_constants.AT, sre_constants.ASSERT, sre_constants.ASSERT_NOT):
-            continue
+def _required(items: list[Any]) -> set[str] | None:
+    """The best requirement of a sequence: a run of literal characters, or one mandatory item's own."""
+    best: set[str] | None = None
+
+    def better(candidate: set[str] | None) -> None:
+        nonlocal best
+        if candidate and (best is None or min(map(len, candidate)) > min(map(len, best))):
+            best = candidate
+
+    run = ""
+    for op, arg in items:
         if op == sre_constants.LITERAL:
-            return {chr(arg)}
-        if op == sre_constants.IN:
-            chars: set[str] = set()
-            for kind, value in arg:
-                if kind == sre_constants.LITERAL:
-                    chars.add(chr(value))
-                elif kind == sre_constants.RANGE and value[1] - value[0] < 256:
-                    chars.update(chr(c) for c in range(value[0], value[1] + 1))
-                else:
-                    return None
-            return chars
+            run += chr(arg)
+            continue
+        better({run} if run else None)
+        run = ""
         if op == sre_constants.SUBPATTERN:
-            return _first_of(list(arg[-1]))
-        if op == sre_constants.BRANCH:
+            better(_required(list(arg[-1])))
+        elif op == sre_constants.BRANCH:
             union: set[str] = set()
             for branch in arg[1]:
-                part = _first_of(list(branch))
-                if part is None:
-                    return None
+                part = _required(list(branch))
+                if not part:
+                    union = set()
+                    break
                 union |= part
-            return union
-        if op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT):
-            low, _high, body = arg
-            head = _first_of(list(body))
-            if low > 0 or head is None:
-                return head
-            rest = _first_of(items[i + 1 :])  # optional: the match may start after it
-            return None if rest is None else head | rest
-        return None
-    return None
+            better(union or None)
+        elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT, sre_constants.POSSESSIVE_REPEAT):
+            if arg[0] > 0:
+                better(_required(list(arg[2])))
+        elif op == sre_constants.IN and len(arg) <= 8 and all(k == sre_constants.LITERAL for k, _ in arg):
+            better({chr(v) for _k, v in arg})
+    better({run} if run else None)
+    return best
 
 
 def _latin_term(entry: Entry) -> bool:
@@ -477,7 +492,7 @@ def _word_bounded(text: str, start: int, end: int) -> bool:
 
 def compile_base(base: WordBase) -> CompiledBase:
     automaton = ahocorasick.Automaton()
-    patterns: list[tuple[re.Pattern[str], int, frozenset[str] | None]] = []
+    patterns: list[tuple[re.Pattern[str], int]] = []
     exceptions: dict[int, tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]] = {}
     keys: dict[str, tuple[int, int]] = {}
     for index, entry in enumerate(base.entries):
@@ -487,7 +502,7 @@ def compile_base(base: WordBase) -> CompiledBase:
             pattern = entry.pattern
             if entry.lang == "en":
                 pattern = rf"(?<![a-z0-9])(?:{pattern})(?![a-z0-9])"
-            patterns.append((re.compile(pattern, re.I), index, first_chars(entry.pattern)))
+            patterns.append((re.compile(pattern, re.I), index))
             exceptions[index] = (literal, regexes)
             continue
         exceptions[index] = (literal, regexes)
