@@ -122,7 +122,7 @@ class _Op:
     text: str = ""
 
 
-_GROUPED = {"zh": "好几位朋友都问到了，", "en": "A few of you asked about this. "}
+_GROUPED = {"zh": "好几位问到：", "en": "A few of you asked: "}
 _COUNTERS = (
     "said",
     "answered",

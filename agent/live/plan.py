@@ -76,7 +76,7 @@ class AirtimePolicy(BaseModel):
     #: At most this many answers in a row before a script sentence (0: no limit but the share).
     max_answers_in_row: int = Field(default=3, ge=0, le=50)
     #: Spoken answers in a live room keep to this many sentences (the card and bubble show the rest).
-    answer_sentences: int = Field(default=2, ge=1, le=10)
+    answer_sentences: int = Field(default=1, ge=1, le=10)
     #: An answer identical to one spoken this recently is shown (bubble) without being spoken again.
     repeat_quiet_s: float = Field(default=60.0, ge=0.0, le=3600.0)
 

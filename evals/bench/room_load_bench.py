@@ -1,0 +1,243 @@
+"""A live room under chat load (`anchor bench --only room_load`): 1, 5 and 20 messages a second.
+
+One room runs the demo plan with the real offline speech chain (espeak-ng) and the real answer pipeline
+(multilingual USE embedder; the hash embedder with ``quick``) in **real time**: a load test cannot speed the
+show clock up, because reading the chat (routing every message) costs real CPU that a faster clock would
+hide. A seeded chat is replayed at each rate for `SHOW_SECONDS` (``quick``: 60 s, 1 and 5 messages/s): many
+viewers asking a few popular questions about the plan's links in different words, a larger share of chatter
+(666, 扣1, greetings), and after-sales messages (about 3%, each from a viewer the platform names).
+
+Reported per rate:
+- distinct question groups (a product link and what is asked, per minute of show time) answered within 30 s,
+  and the latency from a group's first message to the start of its spoken answer (p50/p95);
+- after-sales messages handled (a public line naming the viewer, a ticket when the viewer is named);
+- the script's share of spoken time in every 2-minute window (the minimum), products reached;
+- what triage dropped and why, and the process's peak memory.
+Targets (issue 15): at 5/s answered groups p95 ≤ 8 s, ≥ 80% of groups within 30 s, script ≥ 40% of airtime in
+every 2-minute window, all after-sales handled; at 1/s p95 ≤ 3 s; at 20/s bounded, airtime and after-sales kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import resource
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agent.live.director import DirectorOptions
+from agent.live.events import OutputEvent, ViewerMessage
+from agent.live.manager import RoomFactory, RoomManager
+from agent.live.plan import RoomPlan
+from agent.live.state import RoomStateStore
+from api.services import Services
+from api.settings import Settings
+from evals.bench.common import machine_info, percentiles
+from evals.bench.director_bench import _TimedBus
+from voice import MasterSpec, build_tts
+
+SHOW_SECONDS = 300.0
+RATES = (1.0, 5.0, 20.0)
+
+_ROOT = Path(__file__).resolve().parents[2]
+_DEMO = _ROOT / "samples" / "demo"
+
+#: What viewers ask, each in several wordings (the first word of a key is what is asked).
+_ASKS: dict[str, list[str]] = {
+    "price": ["{l}号多少钱", "{l}号链接多少钱", "{l}号什么价", "主播{l}号价格", "{l}号现在多少"],
+    "stock": ["{l}号还有货吗", "{l}号有货吗", "{l}号还能买吗", "{l}号有现货吗"],
+    "colour": ["{l}号有什么颜色", "{l}号有几个颜色", "{l}号颜色有哪些"],
+    "size": ["{l}号有什么尺码", "{l}号有几个规格", "{l}号有哪些规格"],
+    "material": ["{l}号什么材质", "{l}号是什么面料", "{l}号成分是什么"],
+    "use": ["{l}号怎么用", "{l}号适合什么人", "{l}号适合送人吗"],
+}
+_CHATTER = ["666", "主播好", "扣1", "哈哈哈", "来了来了", "好看", "[赞]", "主播辛苦了", "晚上好", "冲冲冲"]
+_AFTER_SALES = [
+    "我的订单{o}还没发货",
+    "收到的衣服有个破洞 要退货",
+    "快递三天了还没到 怎么回事",
+    "买的口红断了 能换吗",
+    "订单{o}发错颜色了",
+]
+
+
+def _plan() -> RoomPlan:
+    return RoomPlan.model_validate(
+        {
+            "room_id": "load-room",
+            "merchant": "demo",
+            "language": "zh",
+            "loop": True,
+            "items": [
+                {"link": 1, "sku": "ZH-AP-001"},
+                {"link": 2, "sku": "ZH-BE-001"},
+                {"link": 3, "sku": "ZH-EL-002"},
+                {"link": 4, "sku": "ZH-FD-003"},
+            ],
+        }
+    )
+
+
+def _chat(rate: float, seed: int, seconds: float) -> list[tuple[float, str, str, str, str | None]]:
+    """(time, nickname, text, kind, group key) for `seconds` at `rate` messages a second."""
+    rng = random.Random(seed)
+    links = [1, 2, 3, 4]
+    keys = [(link, ask) for link in links for ask in _ASKS]
+    weights = [1.0 / (1 + i) for i in range(len(keys))]  # a few popular questions, a long tail
+    rng.shuffle(weights)
+    out: list[tuple[float, str, str, str, str | None]] = []
+    at = 0.0
+    n = 0
+    while True:
+        at += rng.expovariate(rate)
+        if at >= seconds:
+            return out
+        n += 1
+        viewer = rng.randrange(2000)
+        nickname = f"观众{viewer:04d}"
+        roll = rng.random()
+        if roll < 0.03:
+            text = rng.choice(_AFTER_SALES).format(o=f"2024{rng.randrange(10**9, 10**10)}")
+            out.append((at, nickname, text, "after_sales", None))
+        elif roll < 0.58:
+            link, ask = rng.choices(keys, weights)[0]
+            text = rng.choice(_ASKS[ask]).format(l=link)
+            out.append((at, nickname, text, "question", f"{link}:{ask}"))
+        else:
+            out.append((at, nickname, rng.choice(_CHATTER), "chatter", None))
+
+
+async def _drive(services: Services, rate: float, seed: int, seconds: float) -> dict[str, Any]:
+    bus = _TimedBus(time.monotonic)
+    tts = build_tts("espeak", cache_dir=None, master=MasterSpec(format=services.settings.room_audio_format))
+    factory = RoomFactory(
+        catalog=services.store,
+        pipeline=services.pipeline,
+        tts=tts,
+        bus=bus,
+        state=RoomStateStore(services.engine),
+        director_options=DirectorOptions(),
+    )
+    manager = RoomManager(factory)
+    plan = _plan()
+    director = await manager.start(plan, resume=False)
+    chat = _chat(rate, seed, seconds)
+    origin = time.monotonic()
+    asked: list[tuple[float, str, str, str, str | None]] = []
+    for due, nickname, text, kind, key in chat:
+        delay = due - (time.monotonic() - origin)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        now = time.monotonic() - origin
+        user_id = f"u-{nickname}"
+        manager.offer(plan.room_id, ViewerMessage(plan.room_id, nickname, text, user_id=user_id))
+        asked.append((now, nickname, text, kind, key))
+    await asyncio.sleep(max(0.0, seconds + 20.0 - (time.monotonic() - origin)))
+    await manager.stop(plan.room_id)
+    log = [(t - origin, e) for t, e in bus.log]
+    return _measure(log, asked, director.triage.stats(), director.counters, seconds)
+
+
+def _duration(event: OutputEvent, cuts: dict[int, float]) -> float:
+    if event.audio is None:
+        return 0.0
+    return cuts.get(event.seq, event.audio.duration)
+
+
+def _measure(
+    log: list[tuple[float, OutputEvent]],
+    asked: list[tuple[float, str, str, str, str | None]],
+    triage: Mapping[str, Any],
+    counters: Mapping[str, int],
+    seconds: float,
+) -> dict[str, Any]:
+    key_of = {(nickname, text): key for _t, nickname, text, kind, key in asked if kind == "question"}
+    cuts = {int(e.data["of"]): float(e.data["at"]) for _t, e in log if e.kind == "cut"}
+    # Question groups: a key's first message in each minute; answered when an answer about that key starts.
+    first_ask: dict[tuple[str, int], float] = {}
+    for at, _nickname, _text, kind, key in asked:
+        if kind == "question" and key is not None:
+            first_ask.setdefault((key, int(at // 60)), at)
+    answers_for: dict[str, list[float]] = defaultdict(list)
+    handled: set[str] = set()
+    for published, event in log:
+        if event.kind != "answer":
+            continue
+        for question in event.data.get("questions", []):
+            if event.data.get("after_sales"):
+                handled.add(str(question.get("nickname", "")))
+            key = key_of.get((str(question.get("nickname", "")), str(question.get("text", ""))))
+            if key is not None:
+                answers_for[key].append(published)
+    latencies: list[float] = []
+    within = 0
+    for (key, _minute), at in first_ask.items():
+        started = [t for t in answers_for.get(key, []) if t >= at]
+        if started and started[0] - at <= 30.0:
+            within += 1
+            latencies.append((started[0] - at) * 1000.0)
+    after_sales = [nickname for _t, nickname, _text, kind, _k in asked if kind == "after_sales"]
+    spans = []
+    for published, event in log:
+        if event.kind in ("say", "answer", "ack") and event.audio is not None:
+            script = event.kind == "say" and event.data.get("origin") == "script"
+            spans.append((published, published + _duration(event, cuts), script))
+    shares = []
+    for start in range(0, max(1, int(seconds) - 119), 10):
+        lo, hi = float(start), float(start + 120)
+        script = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b, s in spans if s)
+        total = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b, _s in spans)
+        if total > 0:
+            shares.append(script / total)
+    products = sorted({int(e.data.get("link", 0)) for _t, e in log if e.kind == "product"})
+    return {
+        "messages": len(asked),
+        "question_groups": len(first_ask),
+        "groups_answered_within_30s": round(within / len(first_ask), 3) if first_ask else None,
+        "answer_start_ms": percentiles(latencies),
+        "after_sales_messages": len(after_sales),
+        "after_sales_handled": round(sum(1 for n in after_sales if n in handled) / len(after_sales), 3)
+        if after_sales
+        else None,
+        "tickets": counters.get("tickets", 0),
+        "script_share_min_2min": round(min(shares), 3) if shares else None,
+        "script_share_median_2min": round(sorted(shares)[len(shares) // 2], 3) if shares else None,
+        "products_reached": products,
+        "answers_spoken": counters.get("answered", 0),
+        "answers_shown_not_spoken": counters.get("quiet_answers", 0),
+        "triage_dropped": {k: v for k, v in triage["dropped"].items() if v},
+        "triage_evicted": {k: v for k, v in triage["evicted"].items() if v},
+        "triage_queue_at_end": triage["queue"],
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def run(*, quick: bool = False) -> dict[str, Any]:
+    embedder = "hash" if quick else "use-multilingual"
+    result: dict[str, Any] = {
+        "benchmark": "room_load",
+        "quick": quick,
+        "machine": machine_info(),
+        "embedder": embedder,
+        "show_seconds": 60.0 if quick else SHOW_SECONDS,
+        "rates": {},
+    }
+    with tempfile.TemporaryDirectory(prefix="room-load-bench-") as tmp:
+        services = Services(Settings(data_dir=Path(tmp), embedder=embedder, database_url=None))
+        try:
+            files = [_DEMO / "products.jsonl", *sorted((_DEMO / "policies").glob("*.md"))]
+            services.ingest(files, "demo")
+            services.warm_up("demo")
+            for rate in RATES[:2] if quick else RATES:
+                started = time.perf_counter()
+                seconds = 60.0 if quick else SHOW_SECONDS
+                measured = asyncio.run(_drive(services, rate, seed=15, seconds=seconds))
+                measured["run_seconds"] = round(time.perf_counter() - started, 1)
+                result["rates"][f"{rate:g}/s"] = measured
+        finally:
+            services.close()
+    return result
