@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 Language = Literal["zh", "en"]
@@ -134,13 +135,13 @@ def fold(text: str, *, lower: bool = True, simplify: bool = True) -> Folded:
     Zero-width characters, variation selectors and lone surrogates fold to nothing. Each character is
     folded on its own so the mapping back to the original is exact.
     """
-    table = _FOLD_TABLES[(lower, simplify)]
+    table = _fold_table(lower, simplify)
     out: list[str] = []
     source: list[int] = []
     for index, ch in enumerate(text):
         piece = table.get(ch)
-        if piece is None:
-            piece = table[ch] = _fold_char(ch, lower=lower, simplify=simplify)
+        if piece is None:  # outside the tabled ranges: folded each time
+            piece = _fold_char(ch, lower=lower, simplify=simplify)
         if len(piece) == 1:
             out.append(piece)
             source.append(index)
@@ -152,7 +153,7 @@ def fold(text: str, *, lower: bool = True, simplify: bool = True) -> Folded:
 
 
 def _fold_char(ch: str, *, lower: bool, simplify: bool) -> str:
-    """One character's fold (cached per character in `_FOLD_TABLES`)."""
+    """One character's fold (tabled for the common ranges, `_fold_table`)."""
     cp = ord(ch)
     if cp in _INVISIBLE or _is_surrogate(ch):
         return ""
@@ -162,10 +163,16 @@ def _fold_char(ch: str, *, lower: bool, simplify: bool) -> str:
     return piece.lower() if lower else piece
 
 
-#: Each character's fold, per (lower, simplify), filled on first sight (bounded by the characters seen).
-_FOLD_TABLES: dict[tuple[bool, bool], dict[str, str]] = {
-    (lower, simplify): {} for lower in (True, False) for simplify in (True, False)
-}
+#: The ranges whose folds are tabled once (ASCII and Latin-1, CJK punctuation, CJK unified ideographs, full-
+#: width forms): a fixed table, so a flood of unusual characters cannot grow memory.
+_TABLED = (range(0x0000, 0x0250), range(0x3000, 0x3040), range(0x4E00, 0xA000), range(0xFF00, 0xFFF0))
+
+
+@cache
+def _fold_table(lower: bool, simplify: bool) -> dict[str, str]:
+    return {
+        chr(cp): _fold_char(chr(cp), lower=lower, simplify=simplify) for block in _TABLED for cp in block
+    }
 
 
 # Douyin/Taobao chat renders stickers as bracketed names: "[赞]", "[玫瑰]", "[捂脸]".

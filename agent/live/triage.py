@@ -131,7 +131,7 @@ class ChatTriage:
         self._queued = 0
         self._merged = 0
         self._dropped: dict[str, int] = dict.fromkeys(DROP_REASONS, 0)
-        self._evicted = {"stale": 0, "queue_full": 0}
+        self._evicted = {"stale": 0, "queue_full": 0, "after_sales_overflow": 0}
         self._answered_groups = 0
         self._answered_messages = 0
         self._intent_to_buy = 0
@@ -216,6 +216,12 @@ class ChatTriage:
                 return self._drop("queue_full", decision.route)
             self._remove(victim)
             self._evicted["queue_full"] += victim.count
+        if after_sales:
+            waiting = [g for g in self._groups.values() if g.after_sales]
+            if len(waiting) >= self.options.max_after_sales:
+                oldest = min(waiting, key=lambda g: g.first_at)
+                self._remove(oldest)
+                self._evicted["after_sales_overflow"] += oldest.count
         self._groups[new.gid] = new
         self._by_link.setdefault(new.sig.link, {})[new.gid] = new
         self._queued += 1

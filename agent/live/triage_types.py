@@ -56,6 +56,9 @@ class TriageOptions:
     """
 
     max_queue: int = 50
+    #: After-sales groups waiting at most (the director hands them all off at each turn; beyond this the
+    #: oldest is counted as `evicted.after_sales_overflow`, which only a stalled room reaches).
+    max_after_sales: int = 100
     max_age_s: float = 60.0
     dedupe_window_s: float = 30.0
     dedupe_threshold: float = 0.6

@@ -120,12 +120,13 @@ def test_line_vectors_are_kept_and_reused(tmp_path: Path) -> None:
     ]
     path = tmp_path / "lines.npz"
     first = LineVectors(embed, "fake", path)
-    assert first.prime([product]) == 4
+    # Every line, and each attribute's key and value on their own ("Capacity", "1.5 L").
+    assert first.prime([product]) == 6
     assert path.is_file()
     again = LineVectors(embed, "fake", path)  # a restart: read from disk, nothing embedded
-    vectors = again.vectors(["Capacity: 1.5 L", "Keeps food hot"])
-    assert calls == [4]
-    assert vectors.shape == (2, 3)
+    vectors = again.vectors(["Capacity: 1.5 L", "Keeps food hot", "Capacity", "1.5 L"])
+    assert calls == [6]
+    assert vectors.shape == (4, 3)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
     path.write_bytes(b"not an npz")  # a damaged cache is rebuilt, never trusted
     assert LineVectors(embed, "fake", path).vectors(["Keeps food hot"]).shape == (1, 3)
