@@ -165,14 +165,12 @@ def _fold_char(ch: str, *, lower: bool, simplify: bool) -> str:
 
 #: The ranges whose folds are tabled once (ASCII and Latin-1, CJK punctuation, CJK unified ideographs, full-
 #: width forms): a fixed table, so a flood of unusual characters cannot grow memory.
-_TABLED = (range(0x0000, 0x0250), range(0x3000, 0x3040), range(0x4E00, 0xA000), range(0xFF00, 0xFFF0))
+_TABLED = (range(0x0250), range(0x3000, 0x3040), range(0x4E00, 0xA000), range(0xFF00, 0xFFF0))
 
 
 @cache
 def _fold_table(lower: bool, simplify: bool) -> dict[str, str]:
-    return {
-        chr(cp): _fold_char(chr(cp), lower=lower, simplify=simplify) for block in _TABLED for cp in block
-    }
+    return {chr(cp): _fold_char(chr(cp), lower=lower, simplify=simplify) for block in _TABLED for cp in block}
 
 
 # Douyin/Taobao chat renders stickers as bracketed names: "[赞]", "[玫瑰]", "[捂脸]".
