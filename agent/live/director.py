@@ -113,6 +113,9 @@ class DirectorOptions:
     max_answers_in_row: int | None = None
     finish_within_s: float = 1.0
     max_cut_wait_s: float = 0.6
+    #: The public line naming the viewers whose after-sales messages were handed off is said at most this
+    #: often (each gets a ticket and a bubble at once).
+    after_sales_every_s: float = 20.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +244,8 @@ class Director:
         # What was spoken lately: (ended at, seconds, "script" | "answer" | "other"), for the airtime share.
         self._airtime: deque[tuple[float, float, str]] = deque()
         self._spoken_answers: dict[str, float] = {}  # answer text → when it was last spoken
+        self._mentions: list[tuple[str, bool]] = []  # after-sales viewers (name, ticket) to name on air
+        self._last_mention: float | None = None
         self._idle = False
         self._last_spoke = clock()
         self._finished = False
@@ -402,9 +407,9 @@ class Director:
             await self._wait()
             return
         if self.triage.pending_after_sales():
-            line = await self._prepare_after_sales(self.triage.take_after_sales())
-            if line is not None:
-                await self._deliver(line)
+            await self._hand_off(self.triage.take_after_sales())
+        if self._mentions and not self._selling_due() and self._mention_due():
+            await self._deliver(await self._after_sales_line())
             return
         if self._selling_due():
             await self._say_next()
@@ -559,16 +564,14 @@ class Director:
         answer.timings = {"pipeline": round(pipeline_ms, 1), "tts": round(tts_ms, 1)}
         return answer
 
-    async def _prepare_after_sales(self, groups: Sequence[QuestionGroupLike]) -> _Utterance | None:
+    async def _hand_off(self, groups: Sequence[QuestionGroupLike]) -> None:
         """Every waiting after-sales message handed off at once: a ticket for each viewer the platform
-        names (repeats go to the same ticket, which rises in priority), and one short public line for
-        all of them — "@昵称 已为您转接客服" with a ticket, how to reach customer service without one. No
-        order number, phone or other private data is spoken."""
+        names (repeats go to the same ticket, which rises in priority), and at once a bubble on the page;
+        the viewers' names wait for the next public line (`_after_sales_line`), said at most every
+        `after_sales_every_s` so a wave of complaints does not take the room's airtime."""
         room = RoomContext(self._links, self.triage.current_sku)
-        with_ticket: list[str] = []
-        without: list[str] = []
-        tickets: list[str] = []
         questions: list[dict[str, str]] = []
+        tickets: list[str] = []
         for group in groups:
             first = group.messages[0] if group.messages else None
             user_id = getattr(first, "user_id", None)
@@ -588,16 +591,32 @@ class Director:
                 self._counters["answer_failures"] += 1
                 result = None
             self._counters["after_sales_messages"] += 1
-            name = _mention(nickname)
-            if result is not None and result.ticket_id:
-                tickets.append(result.ticket_id)
+            ticket = result.ticket_id if result is not None else None
+            if ticket:
+                tickets.append(ticket)
                 self._counters["tickets"] += 1
-                with_ticket.append(name)
-            else:
-                without.append(name)
+            self._mentions.append((_mention(nickname), bool(ticket)))
             questions.append({"nickname": nickname, "text": getattr(group, "public_text", "") or ""})
-        text = _after_sales_line(with_ticket, without, self.plan.language)
+        text = _after_sales_line(
+            [n for n, t in self._mentions[-len(groups) :] if t],
+            [n for n, t in self._mentions[-len(groups) :] if not t],
+            self.plan.language,
+        )
         data = {"questions": questions, "after_sales": True, "tickets": tickets, "escalated": bool(tickets)}
+        await self._publish("answer", {"text": text, **data, "spoken": False})
+
+    def _mention_due(self) -> bool:
+        last = self._last_mention
+        return last is None or self._clock() - last >= self.options.after_sales_every_s
+
+    async def _after_sales_line(self) -> _Utterance:
+        """The public line for the after-sales messages handed off since the last one."""
+        mentions, self._mentions = self._mentions, []
+        self._last_mention = self._clock()
+        text = _after_sales_line(
+            [n for n, t in mentions if t], [n for n, t in mentions if not t], self.plan.language
+        )
+        data = {"after_sales": True, "questions": [], "mentions": [n for n, _t in mentions]}
         return await self._render("answer", text, data, counter="after_sales")
 
     async def _say(self, script: ScriptLike, text: str) -> None:
@@ -800,7 +819,7 @@ class Director:
         if self._status != "running":
             return
         if self.triage.pending_after_sales():
-            self._ready = await self._prepare_after_sales(self.triage.take_after_sales())
+            await self._hand_off(self.triage.take_after_sales())
             return
         group = self.triage.next_question()
         if group is not None:

@@ -486,6 +486,8 @@ function handle(message) {
   room.lastSeq = message.seq;
   if (message.kind === "state") {
     showStatus(message.status ?? "running");
+  } else if (message.kind === "answer" && message.spoken === false) {
+    showAnswer(message); // the same answer was just spoken: the bubble only, nothing to play
   } else {
     timeline.push(message); // utterances, product cards and cuts, in seq order
   }
