@@ -767,7 +767,9 @@ def test_after_sales_in_a_busy_room_is_always_handed_off(
     shown = [
         (p.at, p.event)
         for p in room.bus.log
-        if p.event.kind == "answer" and p.event.data.get("after_sales") and p.event.data.get("spoken") is False
+        if p.event.kind == "answer"
+        and p.event.data.get("after_sales")
+        and p.event.data.get("spoken") is False
     ]
     spoken = " ".join(str(e.data["text"]) for _, e in said)
     assert "@viewer7" in spoken
