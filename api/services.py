@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from agent.compliance import Finding
+from agent.compliance.claims import ClaimReader
 from agent.compliance.wordbase import MerchantWords
 from agent.conversations import ConversationStore
 from agent.db import create_schema as create_agent_schema
-from agent.live.script import ClaimReader
 from agent.pipeline import AnswerPipeline, PipelineOptions
 from agent.router import IntentRouter
 from agent.tickets import TicketService
@@ -278,24 +277,14 @@ class Services:
     def claim_reader(self) -> ClaimReader | None:
         """The claim classifier over the configured embedder, for merchants' script lines (None when the
         packaged model is missing or was trained with another embedder)."""
-        from agent.compliance.claims import ClaimModelError, claim_findings, packaged_claim_model
+        from agent.compliance.claims import ClaimModelError, claim_reader
 
-        try:
-            model = packaged_claim_model()
-        except ClaimModelError:
-            log.warning("claim classifier unavailable: scripts are checked by the word base only")
-            return None
         embedder = self.router.embedder
-        if model.embedder and model.embedder != embedder.name:
-            log.warning(
-                "claim classifier trained on %s, embedder is %s: not used", model.embedder, embedder.name
-            )
+        try:
+            return claim_reader(embedder.embed, embedder.name)
+        except ClaimModelError as exc:
+            log.warning("claim classifier not used, scripts are checked by the word base only: %s", exc)
             return None
-
-        def read(line: str, lang: str, word_findings: list[Finding]) -> list[Finding]:
-            return claim_findings(line, embedder.embed, language=lang, word_findings=word_findings)
-
-        return read
 
     @property
     def merchant_words(self) -> MerchantWords:

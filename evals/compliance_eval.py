@@ -7,7 +7,6 @@ word base alone, the claim classifier alone, and both together (the word rules d
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from typing import Any
 
 from agent.compliance import check
 from agent.compliance.checker import Finding
-from agent.compliance.claims import Embed, claim_findings
+from agent.compliance.claims import Embed, claim_findings, decided_by_words
+from agent.compliance.claims_train import jsonl_objects
 from agent.textnorm import detect_language
 
 
@@ -33,25 +33,21 @@ class Sentence:
 
 def load_corpus(path: Path, *, violating: bool) -> list[Sentence]:
     out: list[Sentence] = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-                group = row.get("category") or row.get("kind") or row.get("family") or ""
-                out.append(
-                    Sentence(
-                        str(row["id"]),
-                        str(row.get("lang") or detect_language(row["text"])),
-                        str(row["text"]),
-                        str(group),
-                        violating,
-                        bool(row.get("ordinary_in_most_contexts", False)),
-                    )
+    for number, row in jsonl_objects(path):
+        try:
+            group = row.get("category") or row.get("kind") or row.get("family") or ""
+            out.append(
+                Sentence(
+                    str(row["id"]),
+                    str(row.get("lang") or detect_language(row["text"])),
+                    str(row["text"]),
+                    str(group),
+                    violating,
+                    bool(row.get("ordinary_in_most_contexts", False)),
                 )
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: not a corpus sentence ({exc})") from exc
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}:{number}: not a corpus sentence ({exc})") from exc
     return out
 
 
@@ -80,7 +76,7 @@ def judge(sentences: Sequence[Sentence], embed: Embed | None) -> list[dict[str, 
         if embed is not None:
             language = detect_language(sentence.text)
             alone = claim_findings(sentence.text, embed, language=language)
-            combined = claim_findings(sentence.text, embed, language=language, word_findings=words)
+            combined = [f for f in alone if not decided_by_words(f.start, f.end, words)]
             row["claims"] = _outcome(alone)
             row["combined"] = _outcome([*words, *combined])
         rows.append(row)

@@ -149,6 +149,31 @@ def read_claims(
     return out
 
 
+#: Reads claims in one line: (line, language, the word findings there) → the classifier's findings.
+ClaimReader = Callable[[str, str, Sequence[Finding]], list[Finding]]
+
+
+def decided_by_words(start: int, end: int, word_findings: Sequence[Finding]) -> bool:
+    """A word finding that changes text lies in [start, end): the word rule decides that sentence (a
+    review finding decides nothing)."""
+    return any(
+        f.action != "review" and (start <= f.start < end or start < f.end <= end) for f in word_findings
+    )
+
+
+def claim_reader(embed: Embed, embedder: str) -> ClaimReader:
+    """`claim_findings` over `embed` with the packaged model; raises `ClaimModelError` when the model is
+    missing or was trained with another embedder than `embedder`."""
+    model = packaged_claim_model()
+    if model.embedder and model.embedder != embedder:
+        raise ClaimModelError(f"the claim model was trained on {model.embedder}, the embedder is {embedder}")
+
+    def read(line: str, language: str, word_findings: Sequence[Finding]) -> list[Finding]:
+        return claim_findings(line, embed, language=language, word_findings=word_findings, model=model)
+
+    return read
+
+
 def claim_findings(
     text: str,
     embed: Embed,
@@ -160,9 +185,11 @@ def claim_findings(
     """Findings of the classifier in `text`, one per sentence it reads as a claim, except in sentences
     where a word rule already fired (the word rule decides there)."""
     model = model or packaged_claim_model()
-    spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip()]
-    deciding = [f for f in word_findings if f.action != "review"]  # a review finding decides nothing
-    spans = [(a, b) for a, b in spans if not any(a <= f.start < b or a < f.end <= b for f in deciding)]
+    spans = [
+        (a, b)
+        for a, b in split_sentences(text)
+        if text[a:b].strip() and not decided_by_words(a, b, word_findings)
+    ]
     if not spans:
         return []
     readings = read_claims([text[a:b].strip() for a, b in spans], embed, model)
@@ -208,7 +235,10 @@ __all__ = [
     "LABELS",
     "ClaimModel",
     "ClaimModelError",
+    "ClaimReader",
     "claim_findings",
+    "claim_reader",
+    "decided_by_words",
     "packaged_claim_model",
     "read_claims",
 ]

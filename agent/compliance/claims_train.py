@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,23 +31,33 @@ class Labelled:
     text: str
 
 
-def load_labelled(path: Path = TRAINING_DATA) -> list[Labelled]:
-    """The labelled sentences of a JSONL file; a bad line is an error naming the file and line."""
-    out: list[Labelled] = []
+def jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSONL file; a line that is not a JSON object is
+    a `ValueError` naming the file and line."""
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
-                item = Labelled(str(row["id"]), str(row["lang"]), str(row["label"]), str(row["text"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{number}: not a labelled sentence ({exc})") from exc
-            if item.label not in LABELS:
-                raise ValueError(
-                    f"{path}:{number}: unknown label {item.label!r} (one of {', '.join(LABELS)})"
-                )
-            out.append(item)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{number}: not JSON ({exc})") from exc
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}:{number}: not a JSON object")
+            yield number, row
+
+
+def load_labelled(path: Path = TRAINING_DATA) -> list[Labelled]:
+    """The labelled sentences of a JSONL file; a bad line is an error naming the file and line."""
+    out: list[Labelled] = []
+    for number, row in jsonl_objects(path):
+        try:
+            item = Labelled(str(row["id"]), str(row["lang"]), str(row["label"]), str(row["text"]))
+        except KeyError as exc:
+            raise ValueError(f"{path}:{number}: not a labelled sentence (missing {exc})") from exc
+        if item.label not in LABELS:
+            raise ValueError(f"{path}:{number}: unknown label {item.label!r} (one of {', '.join(LABELS)})")
+        out.append(item)
     return out
 
 

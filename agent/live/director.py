@@ -57,6 +57,7 @@ from agent.compliance import enforce
 from agent.focus import RoomContext
 from agent.live.events import AudioRef, Command, OutputEvent, OutputKind, Position
 from agent.live.ports import (
+    AnswerLike,
     BusLike,
     CatalogLike,
     PipelineLike,
@@ -508,26 +509,10 @@ class Director:
 
     async def _prepare_answer(self, group: QuestionGroupLike) -> _Utterance | None:
         """The spoken answer to a question group (pipeline, then speech), or None when there is none."""
-        first = group.messages[0] if group.messages else None
-        user_id = getattr(first, "user_id", None)
-        who = user_id or getattr(first, "nickname", "") or "viewer"
-        room = RoomContext(self._links, self.triage.current_sku)
         started = time.perf_counter()
-        try:
-            result = await self._pipeline.answer(
-                self.plan.merchant,
-                conversation_id(self.room_id, who),
-                group.text,
-                channel="live",
-                room=room,
-                user_id=user_id,
-            )
-        except Exception:
-            log.exception("room %s: the pipeline failed on %r", self.room_id, group.text)
-            self._counters["answer_failures"] += 1
-            return None
+        result = await self._ask(group)
         pipeline_ms = (time.perf_counter() - started) * 1000.0
-        if result.silent or not result.answer.strip():
+        if result is None or result.silent or not result.answer.strip():
             return None
         count = max(group.count, len(group.messages))
         lang = result.language if result.language in _GROUPED else self.plan.language
@@ -569,41 +554,47 @@ class Director:
         names (repeats go to the same ticket, which rises in priority), and at once a bubble on the page;
         the viewers' names wait for the next public line (`_after_sales_line`), said at most every
         `after_sales_every_s` so a wave of complaints does not take the room's airtime."""
-        room = RoomContext(self._links, self.triage.current_sku)
         questions: list[dict[str, str]] = []
         tickets: list[str] = []
+        handed: list[tuple[str, bool]] = []
         for group in groups:
             first = group.messages[0] if group.messages else None
-            user_id = getattr(first, "user_id", None)
             nickname = getattr(first, "nickname", "") or ""
-            who = user_id or nickname or "viewer"
-            try:
-                result = await self._pipeline.answer(
-                    self.plan.merchant,
-                    conversation_id(self.room_id, who),
-                    group.text,
-                    channel="live",
-                    room=room,
-                    user_id=user_id,
-                )
-            except Exception:
-                log.exception("room %s: the pipeline failed on an after-sales message", self.room_id)
-                self._counters["answer_failures"] += 1
-                result = None
+            result = await self._ask(group)
             self._counters["after_sales_messages"] += 1
             ticket = result.ticket_id if result is not None else None
             if ticket:
                 tickets.append(ticket)
                 self._counters["tickets"] += 1
-            self._mentions.append((_mention(nickname), bool(ticket)))
+            handed.append((_mention(nickname), bool(ticket)))
             questions.append({"nickname": nickname, "text": getattr(group, "public_text", "") or ""})
+        self._mentions.extend(handed)
         text = _after_sales_line(
-            [n for n, t in self._mentions[-len(groups) :] if t],
-            [n for n, t in self._mentions[-len(groups) :] if not t],
-            self.plan.language,
+            [n for n, t in handed if t], [n for n, t in handed if not t], self.plan.language
         )
         data = {"questions": questions, "after_sales": True, "tickets": tickets, "escalated": bool(tickets)}
         await self._publish("answer", {"text": text, **data, "spoken": False})
+
+    async def _ask(self, group: QuestionGroupLike) -> AnswerLike | None:
+        """The pipeline's answer to a question group, in the first asker's live conversation (None when
+        the pipeline failed; counted)."""
+        first = group.messages[0] if group.messages else None
+        user_id = getattr(first, "user_id", None)
+        who = user_id or getattr(first, "nickname", "") or "viewer"
+        try:
+            return await self._pipeline.answer(
+                self.plan.merchant,
+                conversation_id(self.room_id, who),
+                group.text,
+                channel="live",
+                room=RoomContext(self._links, self.triage.current_sku),
+                user_id=user_id,
+            )
+        except Exception:
+            public = getattr(group, "public_text", "") or ""  # no order number or phone in the log
+            log.exception("room %s: the pipeline failed on %r", self.room_id, public)
+            self._counters["answer_failures"] += 1
+            return None
 
     def _mention_due(self) -> bool:
         last = self._last_mention

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from agent.compliance import CompiledBase, Finding, check, enforce, split_sentences
+from agent.compliance import CompiledBase, check, enforce, split_sentences
+from agent.compliance.claims import ClaimReader
 from agent.evidence import Evidence
 from agent.guard import check_grounding, guard
 from agent.live.events import Position
@@ -200,11 +201,6 @@ class Script:
             "problems": list(self.problems),
             "notes": list(self.notes),
         }
-
-
-#: Reads claims without a listed word in a merchant's line: (line, language, word findings) → findings
-#: (`agent.compliance.claims.claim_findings` over an embedder).
-ClaimReader = Callable[[str, str, list[Finding]], list[Finding]]
 
 
 class ScriptBuilder:

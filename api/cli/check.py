@@ -129,23 +129,17 @@ def check_command(
 
 def _claims_reader() -> Callable[[str, list[Finding]], list[Finding]] | None:
     """The claim classifier over the default embedder, or None (with a note) when its model is missing."""
-    from agent.compliance.claims import ClaimModelError, claim_findings, packaged_claim_model
+    from agent.compliance.claims import ClaimModelError, claim_reader
     from agent.textnorm import detect_language
     from knowledge.embedders import UseEmbedder
 
+    embedder = UseEmbedder()
     try:
-        packaged_claim_model()
+        read = claim_reader(embedder.embed, embedder.name)
     except ClaimModelError as exc:
         Console(stderr=True).print(f"[yellow]claim classifier unavailable[/]: {exc}")
         return None
-    embedder = UseEmbedder()
-
-    def read(line: str, word_findings: list[Finding]) -> list[Finding]:
-        return claim_findings(
-            line, embedder.embed, language=detect_language(line), word_findings=word_findings
-        )
-
-    return read
+    return lambda line, found: read(line, detect_language(line), found)
 
 
 @contextmanager

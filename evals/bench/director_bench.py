@@ -146,10 +146,11 @@ def _on_air(log: list[tuple[float, OutputEvent]], at: float) -> str:
     return playing
 
 
-def _plan() -> RoomPlan:
+def _plan(room_id: str = "bench-room") -> RoomPlan:
+    """Four demo products, looping (the load benchmark runs the same show)."""
     return RoomPlan.model_validate(
         {
-            "room_id": "bench-room",
+            "room_id": room_id,
             "merchant": "demo",
             "language": "zh",
             "loop": True,

@@ -32,12 +32,11 @@ from typing import Any
 from agent.live.director import DirectorOptions
 from agent.live.events import OutputEvent, ViewerMessage
 from agent.live.manager import RoomFactory, RoomManager
-from agent.live.plan import RoomPlan
 from agent.live.state import RoomStateStore
 from api.services import Services
 from api.settings import Settings
 from evals.bench.common import machine_info, percentiles
-from evals.bench.director_bench import _TimedBus
+from evals.bench.director_bench import _plan, _TimedBus
 from voice import MasterSpec, build_tts
 
 SHOW_SECONDS = 300.0
@@ -63,23 +62,6 @@ _AFTER_SALES = [
     "买的口红断了 能换吗",
     "订单{o}发错颜色了",
 ]
-
-
-def _plan() -> RoomPlan:
-    return RoomPlan.model_validate(
-        {
-            "room_id": "load-room",
-            "merchant": "demo",
-            "language": "zh",
-            "loop": True,
-            "items": [
-                {"link": 1, "sku": "ZH-AP-001"},
-                {"link": 2, "sku": "ZH-BE-001"},
-                {"link": 3, "sku": "ZH-EL-002"},
-                {"link": 4, "sku": "ZH-FD-003"},
-            ],
-        }
-    )
 
 
 def _chat(rate: float, seed: int, seconds: float) -> list[tuple[float, str, str, str, str | None]]:
@@ -123,7 +105,7 @@ async def _drive(services: Services, rate: float, seed: int, seconds: float) -> 
         director_options=DirectorOptions(),
     )
     manager = RoomManager(factory)
-    plan = _plan()
+    plan = _plan("load-room")
     director = await manager.start(plan, resume=False)
     chat = _chat(rate, seed, seconds)
     origin = time.monotonic()
