@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import time
 from collections import deque
@@ -117,6 +118,13 @@ class DirectorOptions:
     #: The public line naming the viewers whose after-sales messages were handed off is said at most this
     #: often (each gets a ticket and a bubble at once).
     after_sales_every_s: float = 20.0
+    #: Most question groups answered on screen at one time (the plan's `airtime.screen_after_s`).
+    screen_batch: int = 8
+    #: While questions wait, a playing clip is watched this often for groups due on screen.
+    screen_poll_s: float = 1.0
+    #: Latency percentiles and the operator's recent lists cover this many seconds / entries.
+    latency_window_s: float = 300.0
+    recent_entries: int = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +149,7 @@ _COUNTERS = (
     "after_sales_messages",
     "tickets",
     "quiet_answers",
+    "screen_answers",
 )
 
 
@@ -155,6 +164,12 @@ class _Utterance:
     counter: str
     ready_at: float
     timings: dict[str, float] | None = None
+    #: When the question answered arrived (the clock's time), for the latency figures.
+    asked_at: float | None = None
+    #: An answer's whole text as the screen shows it, should it go to the screen instead of the voice.
+    screen_text: str | None = None
+    #: The answer's spoken sentences (what a repeat is recognised by), once it has been said.
+    spoken_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -247,6 +262,14 @@ class Director:
         self._spoken_answers: dict[str, float] = {}  # answer text → when it was last spoken
         self._mentions: list[tuple[str, bool]] = []  # after-sales viewers (name, ticket) to name on air
         self._last_mention: float | None = None
+        # Answers given: (when, "spoken" | "screen" | "repeat", seconds from question to answer).
+        self._latency: deque[tuple[float, str, float]] = deque(maxlen=5000)
+        self._recent_answers: deque[dict[str, Any]] = deque(maxlen=self.options.recent_entries)
+        self._recent_drops: deque[dict[str, Any]] = deque(maxlen=self.options.recent_entries)
+        self._recent_tickets: deque[str] = deque(maxlen=self.options.recent_entries)
+        self._dropped_by_director: dict[str, int] = {}
+        self._decisions: list[dict[str, Any]] = []  # this director's decisions not yet published
+        self._decisions_at: float | None = None
         self._idle = False
         self._last_spoke = clock()
         self._finished = False
@@ -283,7 +306,14 @@ class Director:
             "prepared": self._ready.counter if self._ready is not None else None,
             "resume_at": self._rest.offset if self._rest is not None else None,
             "counters": dict(self._counters),
-            "airtime": {"script_share": self.script_share(), "window_s": self.plan.airtime.window_s},
+            "airtime": self._airtime_split(),
+            "latency_s": self.latency(),
+            "recent": {
+                "answers": list(self._recent_answers),
+                "dropped": list(self._recent_drops),
+                "tickets": list(self._recent_tickets),
+            },
+            "dropped_by_director": dict(self._dropped_by_director),
         }
         stats = getattr(self.triage, "stats", None)
         if callable(stats):
@@ -409,6 +439,8 @@ class Director:
             return
         if self.triage.pending_after_sales():
             await self._hand_off(self.triage.take_after_sales())
+        await self._answer_on_screen()
+        await self._flush_decisions()
         if self._mentions and not self._selling_due() and self._mention_due():
             await self._deliver(await self._after_sales_line())
             return
@@ -465,6 +497,19 @@ class Director:
             return None
         return sum(seconds for _at, seconds, kind in self._airtime if kind == "script") / total
 
+    def _airtime_split(self) -> dict[str, Any]:
+        """Seconds spoken over the airtime window by kind (script, answers, other) and the script's share."""
+        share = self.script_share()
+        seconds = {"script": 0.0, "answer": 0.0, "other": 0.0}
+        for _at, spoken, kind in self._airtime:
+            seconds[kind] = seconds.get(kind, 0.0) + spoken
+        return {
+            "script_share": None if share is None else round(share, 3),
+            "window_s": self.plan.airtime.window_s,
+            "seconds": {k: round(v, 1) for k, v in seconds.items()},
+            "target_share": self.plan.airtime.script_share,
+        }
+
     async def _say_next(self) -> bool:
         """Say the sentence at the position; False when the script has none there."""
         script = self._current_script()
@@ -509,45 +554,107 @@ class Director:
 
     async def _prepare_answer(self, group: QuestionGroupLike) -> _Utterance | None:
         """The spoken answer to a question group (pipeline, then speech), or None when there is none."""
+        asked_at = self._clock() - group.waited_s
         started = time.perf_counter()
         result = await self._ask(group)
         pipeline_ms = (time.perf_counter() - started) * 1000.0
         if result is None or result.silent or not result.answer.strip():
+            self._note_unanswered(group)
             return None
-        count = max(group.count, len(group.messages))
-        lang = result.language if result.language in _GROUPED else self.plan.language
         policy = self.plan.airtime
         full = result.answer.strip()
         spoken = _first_sentences(full, policy.answer_sentences)
-        text = (_GROUPED.get(lang, _GROUPED["zh"]) if count > 1 else "") + spoken
+        text = self._grouped_prefix(group, result) + spoken
         now = self._clock()
         last = self._spoken_answers.get(spoken)
         quiet = last is not None and now - last < policy.repeat_quiet_s
         self._spoken_answers = {
             k: t for k, t in self._spoken_answers.items() if now - t < policy.repeat_quiet_s
         }
-        data = {
-            "questions": [
-                {"nickname": getattr(m, "nickname", ""), "text": getattr(m, "text", "")}
-                for m in group.messages
-            ],
-            "sku": result.focus_sku or group.sku_hint,
-            "grouped": count,
-            "route": result.route,
-            "escalated": result.escalated,
-            "full_text": full,
-        }
+        data = _answer_data(group, result, full)
         if quiet:
             # The same answer was just spoken: shown (bubble, card) without being said again.
-            await self._publish("answer", {"text": text, **data, "spoken": False})
+            await self._publish("answer", {"text": text, **data, "spoken": False, "channel": "repeat"})
             self._counters["quiet_answers"] += 1
+            self._record_answer("repeat", asked_at, *_asked(data), text)
             return None
-        self._spoken_answers[spoken] = now
         started = time.perf_counter()
         answer = await self._render("answer", text, data, counter="answered")
         tts_ms = (time.perf_counter() - started) * 1000.0
         answer.timings = {"pipeline": round(pipeline_ms, 1), "tts": round(tts_ms, 1)}
+        answer.asked_at = asked_at
+        answer.screen_text = self._grouped_prefix(group, result) + full
+        answer.spoken_key = spoken
         return answer
+
+    async def _answer_on_screen(self) -> None:
+        """Question groups that waited `airtime.screen_after_s` for the host's voice are answered on
+        screen at once (a bubble with the whole answer) rather than later or never: in a busy room the
+        voice answers the best group, the screen the rest."""
+        after = self.plan.airtime.screen_after_s
+        if after <= 0 or self._status != "running":
+            return
+        ready = self._ready
+        if (
+            ready is not None
+            and ready.counter == "answered"
+            and ready.asked_at is not None
+            and self._clock() - ready.asked_at >= after
+        ):
+            # A prepared answer held back (the selling was owed airtime) past the deadline: on screen now.
+            self._ready = None
+            data = {k: v for k, v in ready.data.items() if k != "spoken"}
+            await self._publish(
+                "answer",
+                {**data, "text": ready.screen_text or ready.text, "spoken": False, "channel": "screen"},
+            )
+            self._counters["screen_answers"] += 1
+            self._record_answer(
+                "screen", ready.asked_at, *_asked(ready.data), ready.screen_text or ready.text
+            )
+        for group in self.triage.take_waiting(after, self.options.screen_batch):
+            asked_at = self._clock() - group.waited_s
+            result = await self._ask(group)
+            if result is None or result.silent or not result.answer.strip():
+                self._note_unanswered(group)
+                continue
+            full = result.answer.strip()
+            text = self._grouped_prefix(group, result) + full
+            data = _answer_data(group, result, full)
+            await self._publish("answer", {"text": text, **data, "spoken": False, "channel": "screen"})
+            self._counters["screen_answers"] += 1
+            self._record_answer("screen", asked_at, *_asked(data), text)
+
+    def _grouped_prefix(self, group: QuestionGroupLike, result: AnswerLike) -> str:
+        lang = result.language if result.language in _GROUPED else self.plan.language
+        return _GROUPED.get(lang, _GROUPED["zh"]) if max(group.count, len(group.messages)) > 1 else ""
+
+    def _record_answer(self, channel: str, asked_at: float, question: str, askers: int, text: str) -> None:
+        """Count an answer given (spoken, on screen, or shown again) for the operator's figures."""
+        now = self._clock()
+        waited = max(0.0, now - asked_at)
+        self._latency.append((now, channel, waited))
+        entry = {
+            "channel": channel,
+            "question": question,
+            "askers": askers,
+            "answer": text[:200],
+            "waited_s": round(waited, 1),
+        }
+        self._recent_answers.appendleft(entry)
+        self._decisions.append({"decision": "answered", **entry})
+
+    def _note_unanswered(self, group: QuestionGroupLike) -> None:
+        """A group the pipeline had no answer for (silent, empty or failed): dropped, and shown so."""
+        self._dropped_by_director["no_answer"] = self._dropped_by_director.get("no_answer", 0) + 1
+        entry = {
+            "decision": "dropped",
+            "reason": "no_answer",
+            "text": getattr(group, "public_text", "") or "",
+            "askers": max(group.count, len(group.messages)),
+        }
+        self._recent_drops.appendleft(entry)
+        self._decisions.append(entry)
 
     async def _hand_off(self, groups: Sequence[QuestionGroupLike]) -> None:
         """Every waiting after-sales message handed off at once: a ticket for each viewer the platform
@@ -566,7 +673,16 @@ class Director:
             if ticket:
                 tickets.append(ticket)
                 self._counters["tickets"] += 1
+                self._recent_tickets.appendleft(ticket)
             handed.append((_mention(nickname), bool(ticket)))
+            self._decisions.append(
+                {
+                    "decision": "handed_off",
+                    "question": getattr(group, "public_text", "") or "",
+                    "ticket": ticket,
+                    "waited_s": round(group.waited_s, 1),
+                }
+            )
             questions.append({"nickname": nickname, "text": getattr(group, "public_text", "") or ""})
         self._mentions.extend(handed)
         text = _after_sales_line(
@@ -595,6 +711,42 @@ class Director:
             log.exception("room %s: the pipeline failed on %r", self.room_id, public)
             self._counters["answer_failures"] += 1
             return None
+
+    async def _flush_decisions(self, *, force: bool = False) -> None:
+        """Publish what triage and this director decided since the last flush as one ``decision`` event
+        (at most one a second unless ``force``): the operator's feed of answered, handed-off, dropped and
+        evicted questions. Drops carry their reason only, never the text."""
+        now = self._clock()
+        if not force and self._decisions_at is not None and now - self._decisions_at < 1.0:
+            return
+        items = [*self.triage.drain_decisions(), *self._decisions]
+        self._decisions = []
+        if not items:
+            return
+        self._decisions_at = now
+        dropped: dict[str, int] = {}
+        shown: list[dict[str, Any]] = []
+        for item in items:
+            if item.get("decision") == "dropped" and "text" not in item:
+                reason = str(item.get("reason"))
+                dropped[reason] = dropped.get(reason, 0) + 1
+                continue
+            if item.get("decision") == "evicted":
+                self._recent_drops.appendleft(item)
+            shown.append(item)
+        await self._publish("decision", {"items": shown, "dropped": dropped})
+
+    def latency(self) -> dict[str, dict[str, float | int | None]]:
+        """Question → answer seconds over the last `latency_window_s`, per channel (spoken, screen,
+        repeat) and overall: count, p50, p95, max."""
+        now = self._clock()
+        window = self.options.latency_window_s
+        recent = [(channel, s) for at, channel, s in self._latency if now - at <= window]
+        out: dict[str, dict[str, float | int | None]] = {}
+        for channel in ("spoken", "screen", "repeat", "all"):
+            values = sorted(s for c, s in recent if channel in ("all", c))
+            out[channel] = _percentiles(values)
+        return out
 
     def _mention_due(self) -> bool:
         last = self._last_mention
@@ -721,6 +873,10 @@ class Director:
             payload["timings_ms"] = {**line.timings, "held": round(held, 1)}
         audio = to_audio(line.clip) if line.clip is not None else None
         seq = await self._publish(line.kind, payload, audio)
+        if line.asked_at is not None and line.counter == "answered":
+            self._record_answer("spoken", line.asked_at, *_asked(line.data), line.text)
+            if line.spoken_key:
+                self._spoken_answers[line.spoken_key] = self._clock()
         cuttable = (
             self.options.barge_in
             and self.plan.interrupt == "at_pause"
@@ -779,8 +935,18 @@ class Director:
         started = self._clock()
         while True:
             remaining = seconds - (self._clock() - started)
-            if remaining <= 0 or not await self._woken_within(remaining):
+            if remaining <= 0:
                 return None
+            watch = self.plan.airtime.screen_after_s > 0 and self._queue_length() > 0
+            span = min(remaining, self.options.screen_poll_s) if watch else remaining
+            woken = await self._woken_within(span)
+            if watch or woken:
+                await self._answer_on_screen()
+                await self._flush_decisions()
+            if not woken:
+                if span >= remaining:
+                    return None  # it played to its end
+                continue
             if self._ready is None:
                 await self._prepare_interruption()
             if self._ready is None or not cuttable or clip is None:
@@ -908,6 +1074,7 @@ class Director:
                 position=self._position,
                 counters=self._persisted_counters(),
                 owner=self._owner,
+                ops=self.snapshot(),
             )
         except Exception:  # the show goes on; the next utterance tries again
             log.exception("room %s: persisting the position failed", self.room_id)
@@ -933,12 +1100,43 @@ class Director:
 _SENTENCE = re.compile(r"[^。！？!?；;]+[。！？!?；;]*|[^.!?]+[.!?]+(?=\s|$)")
 
 
+def _answer_data(group: QuestionGroupLike, result: AnswerLike, full: str) -> dict[str, Any]:
+    """An answer event's data: the questions answered (nickname, text), product, route, whole answer."""
+    return {
+        "questions": [
+            {"nickname": getattr(m, "nickname", ""), "text": getattr(m, "text", "")} for m in group.messages
+        ],
+        "sku": result.focus_sku or group.sku_hint,
+        "grouped": max(group.count, len(group.messages)),
+        "route": result.route,
+        "escalated": result.escalated,
+        "full_text": full,
+    }
+
+
+def _asked(data: dict[str, Any]) -> tuple[str, int]:
+    """The first question an answer event answers and how many asked it (the operator's lists)."""
+    questions = data.get("questions") or [{}]
+    return str(questions[0].get("text", "")), int(data.get("grouped", 1))
+
+
 def _first_sentences(text: str, limit: int) -> str:
     """The first `limit` sentences of `text` (all of it when it has fewer)."""
     parts = [p for p in _SENTENCE.findall(text) if p.strip()]
     if len(parts) <= limit:
         return text
     return "".join(parts[:limit]).strip()
+
+
+def _percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
+    """Count, p50, p95 and max of sorted ``values`` (nearest rank), seconds to 0.1."""
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "max": None}
+
+    def rank(q: float) -> float:
+        return round(values[max(0, math.ceil(q * len(values)) - 1)], 1)
+
+    return {"n": len(values), "p50": rank(0.5), "p95": rank(0.95), "max": round(values[-1], 1)}
 
 
 def _mention(nickname: str) -> str:

@@ -102,7 +102,7 @@ class AudioRef:
         }
 
 
-OutputKind = Literal["say", "answer", "product", "ack", "state", "cut"]
+OutputKind = Literal["say", "answer", "product", "ack", "state", "cut", "decision"]
 
 
 @dataclass(frozen=True, slots=True)

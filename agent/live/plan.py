@@ -79,6 +79,9 @@ class AirtimePolicy(BaseModel):
     answer_sentences: int = Field(default=1, ge=1, le=10)
     #: An answer identical to one spoken this recently is shown (bubble) without being spoken again.
     repeat_quiet_s: float = Field(default=60.0, ge=0.0, le=3600.0)
+    #: A question group that has waited this many seconds for the host's voice is answered on screen
+    #: (the bubble carries the whole answer) instead of waiting longer; 0 keeps every answer for the voice.
+    screen_after_s: float = Field(default=6.0, ge=0.0, le=600.0)
 
 
 class PlanItem(BaseModel):

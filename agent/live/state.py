@@ -61,6 +61,8 @@ room_state = Table(
     # The process that runs the room (host:pid:uuid) and until when its lease holds.
     Column("owner", String(200), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
+    # The operator's view of the running room (queue, answers, drops, latency, airtime), JSON text.
+    Column("ops_json", Text, nullable=True),
 )
 
 #: ``plan_json`` of a row created only to hold a lease, before the director first saves the room.
@@ -68,11 +70,13 @@ _CLAIM_ONLY = ""
 
 
 def create_room_schema(engine: Engine) -> None:
-    """Create the ``room_state`` table if it does not exist yet, and add the lease columns (idempotent)."""
+    """Create the ``room_state`` table if it does not exist yet, and add the lease and operator-view
+    columns to an older one (idempotent)."""
     room_metadata.create_all(engine)
     present = {c["name"] for c in inspect(engine).get_columns("room_state")}
     stamp = "TIMESTAMP" if engine.dialect.name == "sqlite" else "TIMESTAMP WITH TIME ZONE"
-    missing = [(n, t) for n, t in (("owner", "VARCHAR(200)"), ("lease_until", stamp)) if n not in present]
+    added = (("owner", "VARCHAR(200)"), ("lease_until", stamp), ("ops_json", "TEXT"))
+    missing = [(n, t) for n, t in added if n not in present]
     if missing:
         with engine.begin() as conn:
             for name, kind in missing:
@@ -91,6 +95,7 @@ class RoomRecord:
         position: the next sentence to say.
         counters: utterances said, answers given, TTS failures, the last event ``seq`` …
         updated_at: when the row was last written (UTC).
+        ops: the operator's view as the director last wrote it (`Director.snapshot`), {} before.
     """
 
     room_id: str
@@ -100,12 +105,23 @@ class RoomRecord:
     position: Position
     counters: dict[str, int] = field(default_factory=dict)
     updated_at: datetime | None = None
+    ops: dict[str, Any] = field(default_factory=dict)
 
 
 def _status(value: str) -> RoomStatus:
     if value not in ROOM_STATUSES:
         raise ValueError(f"room status {value!r} is not one of {', '.join(ROOM_STATUSES)}")
     return value
+
+
+def _ops(text: object) -> dict[str, Any]:
+    if not isinstance(text, str) or not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _plan_text(plan: Mapping[str, Any]) -> str:
@@ -191,12 +207,13 @@ class RoomStateStore:
         position: Position,
         counters: Mapping[str, int],
         owner: str | None = None,
+        ops: Mapping[str, Any] | None = None,
     ) -> bool:
         """Write status, position and counters of a room already saved; False if there is no row.
 
         With ``owner`` the write is fenced by the lease: it only lands while ``owner`` is the room's
         recorded owner, so a director whose lease another process has taken over cannot move the
-        position under the new owner (False then too).
+        position under the new owner (False then too). ``ops`` replaces the operator's view when given.
         """
         self._ready()
         fence = [room_state.c.room_id == room_id]
@@ -211,6 +228,7 @@ class RoomStateStore:
                     **position.to_dict(),
                     counters=dict(counters),
                     updated_at=datetime.now(UTC),
+                    **({} if ops is None else {"ops_json": json.dumps(ops, ensure_ascii=False, default=str)}),
                 )
             )
         return done.rowcount > 0
@@ -320,4 +338,5 @@ class RoomStateStore:
             position=Position(int(row["loop"]), int(row["item"]), int(row["segment"]), int(row["sentence"])),
             counters={str(k): int(v) for k, v in dict(counters).items()},
             updated_at=row["updated_at"],
+            ops=_ops(row.get("ops_json")),
         )

@@ -72,6 +72,9 @@ _QUESTION_ROUTES: frozenset[str] = frozenset(
 )
 _SPAM_SIGNALS = frozenset({"rule:no_words"})
 _RECENT_ANSWERED = 64
+#: Decisions kept for the director to publish; a flood beyond this between two steps loses the oldest
+#: entries (the counters in `stats()` still count every one).
+_DECISION_LOG = 500
 
 
 @dataclass(slots=True, eq=False)
@@ -135,6 +138,8 @@ class ChatTriage:
         self._answered_groups = 0
         self._answered_messages = 0
         self._intent_to_buy = 0
+        # Decisions not yet read by the director (`drain_decisions`): what was dropped or evicted, and why.
+        self._decisions: deque[dict[str, Any]] = deque(maxlen=_DECISION_LOG)
 
     # ----------------------------------------------------------------------------- chat messages
 
@@ -215,13 +220,13 @@ class ChatTriage:
             if not after_sales and self._keep_key(new) <= self._keep_key(victim):
                 return self._drop("queue_full", decision.route)
             self._remove(victim)
-            self._evicted["queue_full"] += victim.count
+            self._evict(victim, "queue_full")
         if after_sales:
             waiting = [g for g in self._groups.values() if g.after_sales]
             if len(waiting) >= self.options.max_after_sales:
                 oldest = min(waiting, key=lambda g: g.first_at)
                 self._remove(oldest)
-                self._evicted["after_sales_overflow"] += oldest.count
+                self._evict(oldest, "after_sales_overflow")
         self._groups[new.gid] = new
         self._by_link.setdefault(new.sig.link, {})[new.gid] = new
         self._queued += 1
@@ -246,7 +251,7 @@ class ChatTriage:
     def _question(self, best: _Group, now: float) -> QuestionGroup:
         return QuestionGroup(
             text=best.text,
-            public_text=redact(best.text, language="en" if best.text.isascii() else "zh"),
+            public_text=_public_text(best.text),
             messages=tuple(best.messages),
             count=best.count,
             sku_hint=best.sku_hint,
@@ -255,6 +260,31 @@ class ChatTriage:
             route=best.route,
             waited_s=max(0.0, now - best.first_at),
         )
+
+    def take_waiting(self, older_than_s: float, limit: int) -> list[QuestionGroup]:
+        """Take up to ``limit`` question groups (not after-sales) waiting ``older_than_s`` or longer, best
+        first: the director answers them on screen when the host's airtime cannot reach them in time."""
+        now = self._clock()
+        self._drop_stale(now)
+        waiting = [g for g in self._groups.values() if not g.after_sales and now - g.first_at >= older_than_s]
+        taken: list[QuestionGroup] = []
+        for group in sorted(waiting, key=self._serve_key, reverse=True)[: max(0, limit)]:
+            self._remove(group)
+            self._answered.append((now, group.sig, group.sku_hint))
+            self._answered_groups += 1
+            self._answered_messages += group.count
+            taken.append(self._question(group, now))
+        return taken
+
+    def drain_decisions(self) -> list[dict[str, Any]]:
+        """The drops and evictions since the last call, oldest first (what the operator is shown).
+
+        A drop carries its reason and route only, never the text (abuse and adverts are not repeated);
+        a question group evicted as stale or for room carries its public text and askers.
+        """
+        out = list(self._decisions)
+        self._decisions.clear()
+        return out
 
     def next_question(self) -> QuestionGroup | None:
         """Take the group to answer next, or None when nothing (fresh) is waiting."""
@@ -319,6 +349,7 @@ class ChatTriage:
 
     def _drop(self, reason: DropReason, route: Route | None = None) -> TriageDecision:
         self._dropped[reason] += 1
+        self._decisions.append({"decision": "dropped", "reason": reason, "route": route})
         return TriageDecision("dropped", reason, route)
 
     def _sku_for(self, text: str, sig: Signature) -> str | None:
@@ -390,7 +421,20 @@ class ChatTriage:
         for gid in stale:
             group = self._groups[gid]
             self._remove(group)
-            self._evicted["stale"] += group.count
+            self._evict(group, "stale")
+
+    def _evict(self, group: _Group, reason: str) -> None:
+        self._evicted[reason] += group.count
+        self._decisions.append(
+            {
+                "decision": "evicted",
+                "reason": reason,
+                "route": group.route,
+                "text": _public_text(group.text),
+                "askers": group.count,
+                "waited_s": round(max(0.0, self._clock() - group.first_at), 1),
+            }
+        )
 
     def _remove(self, group: _Group) -> None:
         del self._groups[group.gid]
@@ -440,6 +484,11 @@ def _for_display(msg: ViewerMessage, nickname: str) -> ViewerMessage:
     if nickname == msg.nickname and shown == msg.text:
         return msg
     return replace(msg, nickname=nickname, text=shown)
+
+
+def _public_text(text: str) -> str:
+    """A question with personal data (order numbers, phones) replaced: safe to show or speak."""
+    return redact(text, language="en" if text.isascii() else "zh")
 
 
 def _same_target(link_a: int | None, sku_a: str | None, link_b: int | None, sku_b: str | None) -> bool:

@@ -172,6 +172,8 @@ def room_summary(services: Services, room_id: str) -> dict[str, Any] | None:
         "websocket": f"/v1/rooms/{room_id}/ws",
     }
     if record is not None:
+        # The operator's view the running director last stored (from any process), then the row itself.
+        out.update({k: v for k, v in record.ops.items() if k not in ("status", "position", "counters")})
         out.update(
             merchant=record.merchant,
             title=str(record.plan.get("title", "")),

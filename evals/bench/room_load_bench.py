@@ -9,7 +9,9 @@ viewers asking a few popular questions about the plan's links in different words
 
 Reported per rate:
 - distinct question groups (a product link and what is asked, per minute of show time) answered within 30 s,
-  and the latency from a group's first message to the start of its spoken answer (p50/p95);
+  and the latency from a group's first message to the start of its answer (p50/p95): by any channel (a
+  spoken answer, or the on-screen answer of a group the voice could not reach within the plan's
+  `airtime.screen_after_s`), and by voice alone;
 - after-sales messages handled (a public line naming the viewer, a ticket when the viewer is named);
 - the script's share of spoken time in every 2-minute window (the minimum), products reached;
 - what triage dropped and why, and the process's peak memory.
@@ -144,24 +146,32 @@ def _measure(
     for at, _nickname, _text, kind, key in asked:
         if kind == "question" and key is not None:
             first_ask.setdefault((key, int(at // 60)), at)
-    answers_for: dict[str, list[float]] = defaultdict(list)
+    # When an answer about each key started, and by which channel: spoken (its clip starts), on screen
+    # (the bubble of a group the voice could not reach in time) or shown again (a repeat of a spoken one).
+    answers_for: dict[str, list[tuple[float, str]]] = defaultdict(list)
     handled: set[str] = set()
     for published, event in log:
         if event.kind != "answer":
             continue
+        channel = str(event.data.get("channel") or ("spoken" if event.audio is not None else "screen"))
         for question in event.data.get("questions", []):
             if event.data.get("after_sales"):
                 handled.add(str(question.get("nickname", "")))
             key = key_of.get((str(question.get("nickname", "")), str(question.get("text", ""))))
             if key is not None:
-                answers_for[key].append(published)
+                answers_for[key].append((published, channel))
     latencies: list[float] = []
-    within = 0
+    spoken_latencies: list[float] = []
+    within = spoken_within = 0
     for (key, _minute), at in first_ask.items():
-        started = [t for t in answers_for.get(key, []) if t >= at]
-        if started and started[0] - at <= 30.0:
+        started = [(t, c) for t, c in answers_for.get(key, []) if t >= at]
+        if started and started[0][0] - at <= 30.0:
             within += 1
-            latencies.append((started[0] - at) * 1000.0)
+            latencies.append((started[0][0] - at) * 1000.0)
+        spoken = [t for t, c in started if c == "spoken"]
+        if spoken and spoken[0] - at <= 30.0:
+            spoken_within += 1
+            spoken_latencies.append((spoken[0] - at) * 1000.0)
     after_sales = [nickname for _t, nickname, _text, kind, _k in asked if kind == "after_sales"]
     spans = []
     for published, event in log:
@@ -181,6 +191,8 @@ def _measure(
         "question_groups": len(first_ask),
         "groups_answered_within_30s": round(within / len(first_ask), 3) if first_ask else None,
         "answer_start_ms": percentiles(latencies),
+        "groups_spoken_within_30s": round(spoken_within / len(first_ask), 3) if first_ask else None,
+        "spoken_answer_start_ms": percentiles(spoken_latencies),
         "after_sales_messages": len(after_sales),
         "after_sales_handled": round(sum(1 for n in after_sales if n in handled) / len(after_sales), 3)
         if after_sales
@@ -190,7 +202,8 @@ def _measure(
         "script_share_median_2min": round(sorted(shares)[len(shares) // 2], 3) if shares else None,
         "products_reached": products,
         "answers_spoken": counters.get("answered", 0),
-        "answers_shown_not_spoken": counters.get("quiet_answers", 0),
+        "answers_shown_again": counters.get("quiet_answers", 0),
+        "answers_on_screen": counters.get("screen_answers", 0),
         "triage_dropped": {k: v for k, v in triage["dropped"].items() if v},
         "triage_evicted": {k: v for k, v in triage["evicted"].items() if v},
         "triage_queue_at_end": triage["queue"],

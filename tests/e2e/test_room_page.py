@@ -439,3 +439,39 @@ def test_a_cut_of_a_clip_the_page_does_not_have_changes_nothing(live_server: Liv
     assert answer["end"] == pytest.approx(answer["start"] + 1.0, abs=1e-9)
     assert [s for s in subtitles if s] == ["A whole sentence", "An answer"]
     expect(page.locator(".bubble-answer")).to_have_count(1)
+
+
+def test_the_console_shows_each_live_room_answers_drops_and_latency(
+    live_server: LiveServer, page: Page
+) -> None:
+    from tests.e2e.helpers import sign_in
+
+    plan = {**PLAN, "room_id": "e2e-ops", "title": "Ops room"}
+    headers = {"Authorization": f"Bearer {live_server.key('merchant')}"}
+    response = httpx.post(
+        f"{live_server.url}/v1/merchants/demo/rooms", json=plan, headers=headers, timeout=30
+    )
+    assert response.status_code == 201, response.text
+    for user, text in (("u-1", "1号链接多少钱"), ("u-2", "加我微信 vx123456 低价代购")):
+        posted = httpx.post(
+            f"{live_server.url}/v1/rooms/e2e-ops/chat",
+            json={"type": "chat", "nickname": user, "text": text, "user_id": user},
+            timeout=10,
+        )
+        assert posted.status_code == 202, posted.text
+    page.goto(f"{live_server.url}/console?lang=en")
+    page.wait_for_selector("body[data-ready='true']")
+    sign_in(page, live_server.key("agent", "demo", name="Olga"), "demo")
+    row = page.locator(".room-row[data-room='e2e-ops']")
+    expect(row).to_contain_text("Ops room", timeout=30_000)
+    # The answer reaches the console's figures once it is spoken or shown (the console refreshes).
+    expect(row.locator(".room-figure", has_text="question → answer")).to_contain_text("p95", timeout=60_000)
+    expect(row.locator(".room-figure", has_text="dropped")).to_contain_text("ad 1")
+    expect(row.locator("details li").first).to_contain_text("1号链接")
+    snapshot(page, "console-rooms")
+    httpx.post(
+        f"{live_server.url}/v1/merchants/demo/rooms/e2e-ops/commands",
+        json={"kind": "stop"},
+        headers=headers,
+        timeout=10,
+    )

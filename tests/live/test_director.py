@@ -45,11 +45,17 @@ UTTERANCES = ("say", "answer", "ack")
 
 
 def make_plan(
-    room_id: str, *, loop: bool = True, fillers: list[str] | None = None, interrupt: str = "at_pause"
+    room_id: str,
+    *,
+    loop: bool = True,
+    fillers: list[str] | None = None,
+    interrupt: str = "at_pause",
+    airtime: dict[str, Any] | None = None,
 ) -> RoomPlan:
     return RoomPlan.model_validate(
         {
             "room_id": room_id,
+            "airtime": airtime or {},
             "interrupt": interrupt,
             "merchant": "demo",
             "loop": loop,
@@ -278,7 +284,11 @@ def check_show(room: Room, seen: dict[str, list[tuple[float, Any]]]) -> None:
     # An answer prepared while the room was paused and still waiting when it stopped is not said.
     held = 1 if room.director.snapshot()["prepared"] == "answered" else 0
     quiet = room.director.counters["quiet_answers"]  # the same answer just spoken: shown, not said again
-    assert len(answers) + held + quiet == stats["answered"]
+    # Groups that waited `airtime.screen_after_s` for the voice were answered on screen; a group the
+    # pipeline had no answer for is counted as dropped (no_answer). Every group taken is one of these.
+    screen = room.director.counters["screen_answers"]
+    unanswered = room.director.snapshot()["dropped_by_director"].get("no_answer", 0)
+    assert len(answers) + held + quiet + screen + unanswered == stats["answered"]
     assert room.director.finished
     assert room.director.status == "stopped"
 
@@ -498,9 +508,9 @@ async def test_a_busy_chat_never_silences_the_selling(
 ) -> None:
     time = VirtualTime()
     options = DirectorOptions(idle_poll_s=0.5, max_answers_in_row=limit)
-    room = build_room(
-        demo_services, state_store, make_plan(f"f-{uuid.uuid4().hex[:8]}"), time, options=options
-    )
+    # Every answer by voice (no screen lane): this is about the voice's airtime rules.
+    plan = make_plan(f"f-{uuid.uuid4().hex[:8]}", airtime={"screen_after_s": 0})
+    room = build_room(demo_services, state_store, plan, time, options=options)
     questions = [
         "1号链接多少钱",
         "2号链接多少钱",
@@ -531,6 +541,63 @@ async def test_a_busy_chat_never_silences_the_selling(
     else:
         # No limit on answers in a row: the plan's airtime share still brings the selling back.
         assert max(runs) < len(questions), kinds
+
+
+async def test_questions_the_voice_cannot_reach_in_time_are_answered_on_screen(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    plan = make_plan(f"s-{uuid.uuid4().hex[:8]}", airtime={"screen_after_s": 5})
+    room = build_room(demo_services, state_store, plan, time, options=DirectorOptions(idle_poll_s=0.5))
+    questions = ["1号链接多少钱", "2号链接多少钱", "什么时候发货", "包邮吗", "1号有什么颜色", "2号还有货吗"]
+    asked_at = 0.2
+    for number, text in enumerate(questions):
+        time.at(asked_at, functools.partial(room.ask, number, text))
+    time.at(60.0, room.director.stop)
+    await room.director.run()
+    spoken = [e for _, e in utterances(room) if e.kind == "answer"]
+    screen = [p for p in room.bus.log if p.event.kind == "answer" and p.event.data.get("channel") == "screen"]
+    counters = room.director.counters
+    assert screen and spoken, "a burst is answered both by voice and on screen"
+    assert len(spoken) + len(screen) + counters["quiet_answers"] == len(questions)
+    assert counters["screen_answers"] == len(screen)
+    for published in screen:
+        data = published.event.data
+        assert data["spoken"] is False and published.event.audio is None
+        assert data["questions"] and data["full_text"] in data["text"]  # the whole answer, not one sentence
+        # Taken once it waited 5 s: within one poll of the deadline, not whenever the voice is free.
+        assert 5.0 <= published.at - asked_at <= 5.0 + DirectorOptions().screen_poll_s + 1e-6
+    latency = room.director.snapshot()["latency_s"]
+    assert latency["screen"]["n"] == len(screen)
+    assert latency["spoken"]["n"] == len(spoken)
+    assert latency["all"]["n"] == len(screen) + len(spoken) + counters["quiet_answers"]
+    # The operator's feed: one entry per answer, on the bus as ``decision`` events.
+    items = [i for e in room.bus.events("decision") for i in e.data["items"]]
+    channels = sorted(i["channel"] for i in items if i["decision"] == "answered")
+    assert channels.count("screen") == len(screen) and channels.count("spoken") == len(spoken)
+
+
+async def test_an_answer_held_back_for_the_selling_past_its_deadline_goes_on_screen(
+    demo_services: Services, state_store: RoomStateStore
+) -> None:
+    time = VirtualTime()
+    plan = make_plan(f"h-{uuid.uuid4().hex[:8]}", airtime={"screen_after_s": 2, "max_answers_in_row": 1})
+    room = build_room(demo_services, state_store, plan, time, options=DirectorOptions(idle_poll_s=0.5))
+    time.at(0.2, functools.partial(room.ask, 0, "1号链接多少钱"))
+    time.at(0.21, functools.partial(room.ask, 1, "2号链接多少钱"))
+    time.at(30.0, room.director.stop)
+    await room.director.run()
+    kinds = [(e.kind, e.data.get("origin")) for _, e in utterances(room)]
+    # One answer by voice, then the selling's sentence it is owed (never cut) ...
+    first = kinds.index(("answer", None))
+    assert kinds[first + 1] == ("say", "script")
+    assert kinds.count(("answer", None)) == 1
+    # ... while the second answer, prepared meanwhile, went to the screen once it had waited 2 s.
+    (screen,) = [p for p in room.bus.log if p.event.data.get("channel") == "screen"]
+    assert "2号" in screen.event.data["questions"][0]["text"]
+    assert screen.event.data["spoken"] is False and screen.event.audio is None
+    assert screen.event.data["text"].endswith(screen.event.data["full_text"])
+    assert room.director.counters["screen_answers"] == 1
 
 
 async def test_a_rest_that_cannot_be_cut_from_the_audio_is_said_whole_and_a_skip_drops_it(

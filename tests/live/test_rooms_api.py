@@ -380,6 +380,21 @@ def test_room_start_runs_a_plan_in_the_foreground(
     assert result.exit_code == 0, result.output
     assert "[/]坏[bold]: 1号链接多少钱[/]" in result.output
     assert "1号链接现在的价格是" in result.output
+    # The operator's view, read from the stored row by another command (another process could).
+    result = runner.invoke(app, ["room", "status", "r2", "--json"])
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.output)
+    assert status["status"] == "stopped"
+    (answer,) = [a for a in status["recent"]["answers"] if "1号链接" in a["answer"]]
+    assert answer["channel"] == "spoken" and answer["askers"] == 1
+    assert status["latency_s"]["spoken"]["n"] == 1
+    assert 0 <= status["latency_s"]["spoken"]["p95"] < 6
+    assert status["airtime"]["seconds"]["script"] > 0
+    result = runner.invoke(app, ["room", "status"])
+    assert result.exit_code == 0, result.output
+    assert "r1" in result.output and "r2" in result.output
+    result = runner.invoke(app, ["room", "status", "nope"])
+    assert result.exit_code == 1 and "no room 'nope'" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("room_id: r9\nmerchant: demo\nitems: []\n", encoding="utf-8")
     result = runner.invoke(app, ["room", "start", "--plan", str(bad)])

@@ -182,6 +182,43 @@ def test_stale_questions_are_dropped_at_pop_time(clock: Clock) -> None:
     assert_counts_add_up(triage)
 
 
+def test_groups_waiting_too_long_are_taken_for_the_screen_best_first(clock: Clock) -> None:
+    triage = make(clock)
+    triage.offer(msg("1号多少钱", "a"))
+    triage.offer(msg("我的订单2024123456789还没发货", "c", user_id="u-c"))
+    clock.advance(4)
+    triage.offer(msg("2号多少钱", "b"))
+    triage.offer(msg("2号什么价", "d"))
+    assert triage.take_waiting(5.0, 8) == []  # nothing has waited 5 s yet
+    clock.advance(2)
+    taken = triage.take_waiting(5.0, 8)
+    # Only the group that waited 6 s; after-sales is never taken for the screen (it is handed off).
+    assert [g.link for g in taken] == [1]
+    assert taken[0].waited_s == pytest.approx(6.0)
+    clock.advance(4)
+    assert [(g.link, g.count) for g in triage.take_waiting(5.0, 8)] == [(2, 2)]
+    assert [g.after_sales for g in triage.take_after_sales()] == [True]
+    assert len(triage) == 0
+    assert_counts_add_up(triage)
+
+
+def test_decisions_name_the_reason_and_never_repeat_dropped_text(clock: Clock) -> None:
+    triage = make(clock, max_age_s=30.0)
+    triage.offer(msg("加我微信 vx123456 低价代购", "spammer"))
+    triage.offer(msg("666", "fan"))
+    triage.offer(msg("1号有什么颜色 我电话13812345678", "e"))
+    clock.advance(31)
+    triage.offer(msg("2号多少钱", "f"))  # queueing runs the stale sweep
+    decisions = triage.drain_decisions()
+    dropped = [d for d in decisions if d["decision"] == "dropped"]
+    assert [d["reason"] for d in dropped] == ["ad", "not_question"]
+    assert all("text" not in d for d in dropped)
+    (evicted,) = [d for d in decisions if d["decision"] == "evicted"]
+    assert evicted["reason"] == "stale" and evicted["askers"] == 1
+    assert "13812345678" not in evicted["text"] and "颜色" in evicted["text"]
+    assert triage.drain_decisions() == []  # drained once
+
+
 def test_bounded_queue_drops_the_lowest_priority(clock: Clock) -> None:
     triage = make(clock, max_queue=3, viewer_max_questions=10)
     triage.current_sku = LINKS[1]

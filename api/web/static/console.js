@@ -23,6 +23,7 @@ const state = {
   lastDetail: "",
   lastQueue: "",
   lastRouted: "",
+  lastRooms: "",
   tickets: [],
   intents: [],
 };
@@ -291,6 +292,71 @@ async function correct(message, intent, button) {
   }
 }
 
+// -- live rooms --------------------------------------------------------------------------------------------
+
+const roomList = $("room-list");
+
+function latencyText(figures) {
+  if (!figures || !figures.n) return "–";
+  return `${figures.n} · p50 ${figures.p50} s · p95 ${figures.p95} s`;
+}
+
+function figure(labelKey, value) {
+  return el("div", { class: "room-figure" }, [bindText(el("dt"), labelKey), el("dd", { text: value })]);
+}
+
+function renderRooms(rooms) {
+  const snapshot = JSON.stringify(rooms);
+  if (snapshot === state.lastRooms) return;
+  state.lastRooms = snapshot;
+  clear(roomList);
+  if (!rooms.length) {
+    roomList.append(el("li", { class: "empty muted" }, [bindText(el("span"), "console.rooms.empty")]));
+    return;
+  }
+  for (const room of rooms) {
+    const counters = room.counters ?? {};
+    const triage = room.triage ?? {};
+    const airtime = room.airtime ?? {};
+    const share = typeof airtime.script_share === "number" ? `${Math.round(airtime.script_share * 100)}%` : "–";
+    const answered = `${counters.answered ?? 0} ${t("console.rooms.spoken")} · ${counters.screen_answers ?? 0} ${t("console.rooms.screen")} · ${counters.quiet_answers ?? 0} ${t("console.rooms.repeat")}`;
+    const reasons = { ...(triage.dropped ?? {}), ...(triage.evicted ?? {}), ...(room.dropped_by_director ?? {}) };
+    const dropped = Object.entries(reasons)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, n]) => `${reason} ${n}`)
+      .join(" · ") || "–";
+    const recent = (room.recent?.answers ?? []).slice(0, 5).map((entry) =>
+      el("li", { class: "small", attrs: { "data-channel": entry.channel } }, [
+        el("span", { class: "badge", text: t(`console.rooms.${entry.channel}`) }),
+        el("span", { text: ` ${entry.question ?? ""} → ${entry.answer ?? ""} (${entry.waited_s} s)` }),
+      ]),
+    );
+    roomList.append(
+      el("li", { class: "room-row", attrs: { "data-room": room.room_id, "data-status": room.status } }, [
+        el("p", {}, [
+          el("a", { text: room.title || room.room_id, attrs: { href: room.page ?? `/room/${encodeURIComponent(room.room_id)}` } }),
+          el("span", { class: "badge", text: room.status ?? "" }),
+        ]),
+        el("dl", { class: "meta room-figures" }, [
+          figure("console.rooms.waiting", String(room.queue ?? 0)),
+          figure("console.rooms.answered", answered),
+          figure("console.rooms.tickets", String(counters.tickets ?? 0)),
+          figure("console.rooms.script", share),
+          figure("console.rooms.latency", latencyText(room.latency_s?.all)),
+          figure("console.rooms.dropped", dropped),
+        ]),
+        recent.length ? el("details", {}, [bindText(el("summary"), "console.rooms.recent"), el("ol", {}, recent)]) : null,
+      ]),
+    );
+  }
+}
+
+async function refreshRooms() {
+  const body = await api(`${merchantPath(state.merchant)}/rooms`, { key: state.key });
+  renderRooms(body.rooms ?? []);
+}
+
 // -- refresh loop ------------------------------------------------------------------------------------------
 
 async function tick() {
@@ -300,6 +366,7 @@ async function tick() {
     await refreshQueue();
     await loadDetail();
     await refreshRouted();
+    await refreshRooms();
     if (status.dataset.kind === "error" && !status.hidden) showStatus(status, "");
   } catch (error) {
     report(error);
@@ -315,6 +382,7 @@ function start({ key, merchant }) {
   state.lastDetail = "";
   state.lastQueue = "";
   state.lastRouted = "";
+  state.lastRooms = "";
   state.intents = [];
   $("detail").hidden = true;
   $("detail-empty").hidden = false;
