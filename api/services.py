@@ -19,6 +19,7 @@ from agent.compliance.claims import ClaimReader
 from agent.compliance.wordbase import MerchantWords
 from agent.conversations import ConversationStore
 from agent.db import create_schema as create_agent_schema
+from agent.live.host import HostLibrary
 from agent.pipeline import AnswerPipeline, PipelineOptions
 from agent.router import IntentRouter
 from agent.tickets import TicketService
@@ -83,6 +84,7 @@ class Services:
         self._bus: RoomBus | None = None
         self._rooms: RoomManager | None = None
         self._relay: RoomInputRelay | None = None
+        self._hosts: HostLibrary | None = None
 
     # -- storage -------------------------------------------------------------------------------
     @property
@@ -188,6 +190,14 @@ class Services:
             return self._keys
 
     # -- live rooms ----------------------------------------------------------------------------
+    @property
+    def hosts(self) -> HostLibrary:
+        """The merchants' host figure layer sets (``<data_dir>/hosts``)."""
+        with self._lock:
+            if self._hosts is None:
+                self._hosts = HostLibrary(self.settings.data_dir / "hosts")
+            return self._hosts
+
     @property
     def bus(self) -> RoomBus:
         """The room event bus: Redis when ``redis_url`` is set (several API processes), else in-process."""

@@ -16,6 +16,7 @@ from typing import Any
 
 from voice.errors import AudioError
 from voice.loudness import normalize_loudness
+from voice.mouth import mouth_slice, mouth_track
 from voice.pauses import find_pauses, pauses_from_cues
 from voice.process import run_tool
 from voice.types import AUDIO_FORMATS, AudioFormat, Clip, Cue
@@ -59,8 +60,8 @@ class MasterSpec:
 
     @property
     def tag(self) -> str:
-        """A short identity for cache keys: "mp3@24000/-16.0LUFS"."""
-        return f"{self.format}@{self.sample_rate}/{self.loudness_lufs}LUFS/{self.bitrate}"
+        """A short identity for cache keys: "mp3@24000/-16.0LUFS/64k/m1" (m1: clips carry a mouth track)."""
+        return f"{self.format}@{self.sample_rate}/{self.loudness_lufs}LUFS/{self.bitrate}/m1"
 
 
 def format_for_path(name: str) -> AudioFormat:
@@ -217,11 +218,15 @@ async def encode(pcm: Pcm, target: AudioFormat, *, bitrate: str = "64k", timeout
     )
 
 
-def _level_rate_and_pauses(pcm: Pcm, spec: MasterSpec) -> tuple[Pcm, tuple[float, ...]]:
+def _level_rate_and_pauses(pcm: Pcm, spec: MasterSpec) -> tuple[Pcm, tuple[float, ...], str]:
     if spec.loudness_lufs is not None:
         pcm = normalize_loudness(pcm, spec.loudness_lufs, spec.true_peak)
     pcm = resample(pcm, spec.sample_rate)
-    return pcm, find_pauses(pcm)
+    return pcm, find_pauses(pcm), mouth_track(pcm)
+
+
+def _pauses_and_mouth(pcm: Pcm) -> tuple[tuple[float, ...], str]:
+    return find_pauses(pcm), mouth_track(pcm)
 
 
 async def master(clip: Clip, spec: MasterSpec) -> Clip:
@@ -235,11 +240,16 @@ async def master(clip: Clip, spec: MasterSpec) -> Clip:
     """
     if clip.format == spec.format and clip.sample_rate == spec.sample_rate and spec.loudness_lufs is None:
         if clip.format == "wav":
-            return replace(clip, pauses=await asyncio.to_thread(find_pauses, parse_wav(clip.audio)))
-        return clip if clip.pauses else replace(clip, pauses=pauses_from_cues(clip.cues))
+            pauses, mouth = await asyncio.to_thread(_pauses_and_mouth, parse_wav(clip.audio))
+            return replace(clip, pauses=pauses, mouth=mouth)
+        if clip.pauses and clip.mouth:
+            return clip
+        pcm = await timeline_pcm(clip.audio, clip.format, clip.duration, timeout=spec.timeout)
+        mouth = await asyncio.to_thread(mouth_track, pcm)
+        return replace(clip, pauses=clip.pauses or pauses_from_cues(clip.cues), mouth=mouth)
     pcm = await to_pcm(clip.audio, clip.format, timeout=spec.timeout)
     # The numpy work (tens of milliseconds) runs in a thread so the event loop keeps serving rooms.
-    pcm, pauses = await asyncio.to_thread(_level_rate_and_pauses, pcm, spec)
+    pcm, pauses, mouth = await asyncio.to_thread(_level_rate_and_pauses, pcm, spec)
     audio = await encode(pcm, spec.format, bitrate=spec.bitrate, timeout=spec.timeout)
     return replace(
         clip,
@@ -248,6 +258,7 @@ async def master(clip: Clip, spec: MasterSpec) -> Clip:
         sample_rate=spec.sample_rate,
         duration=pcm.duration,
         pauses=pauses,
+        mouth=mouth,
     )
 
 
@@ -271,12 +282,20 @@ async def join_clips(clips: list[Clip], target: AudioFormat = "wav", *, gap: flo
         cues.extend(cue.shifted(offset) for cue in clip.cues)
         offset += pcm.duration + gap
     joined = join_pcm(pcms, gap)
-    pauses = await asyncio.to_thread(find_pauses, joined)
+    pauses, mouth = await asyncio.to_thread(_pauses_and_mouth, joined)
     audio = await encode(joined, target)
     first = clips[0]
     engines = sorted({c.engine for c in clips})
     return Clip(
-        audio, target, rate, joined.duration, tuple(cues), "+".join(engines), first.voice, pauses=pauses
+        audio,
+        target,
+        rate,
+        joined.duration,
+        tuple(cues),
+        "+".join(engines),
+        first.voice,
+        pauses=pauses,
+        mouth=mouth,
     )
 
 
@@ -362,4 +381,5 @@ async def clip_from(clip: Clip, start: float, *, bitrate: str = "64k", timeout: 
         if c.end > start + 1e-6
     )
     pauses = tuple(round(p - start, 3) for p in clip.pauses if p > start + 1e-6)
-    return replace(clip, audio=audio, duration=rest.duration, cues=cues, pauses=pauses)
+    mouth = mouth_slice(clip.mouth, start) if clip.mouth else ""
+    return replace(clip, audio=audio, duration=rest.duration, cues=cues, pauses=pauses, mouth=mouth)

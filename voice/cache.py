@@ -33,6 +33,7 @@ def _encode(clip: Clip) -> bytes:
         "engine": clip.engine,
         "voice": clip.voice,
         "pauses": list(clip.pauses),
+        "mouth": clip.mouth,
         "audio_bytes": len(clip.audio),
     }
     return json.dumps(header, ensure_ascii=False).encode("utf-8") + b"\n" + clip.audio
@@ -58,6 +59,7 @@ def _decode(blob: bytes) -> Clip | None:
             voice=str(meta["voice"]),
             # Pause points are optional in an entry: one stored without them loads with none.
             pauses=tuple(float(t) for t in meta.get("pauses", ())),
+            mouth=str(meta.get("mouth", "")),
         )
     except (ValueError, KeyError, TypeError):
         return None

@@ -79,6 +79,8 @@ class Clip:
         pauses: where playback can stop without cutting a word: instants in seconds from the start of this
             clip, each in the middle of a silent gap inside the speech (never in the leading or trailing
             silence), ascending. Found by `voice.pauses` when the clip is mastered; empty when unknown.
+        mouth: the host figure's mouth level per frame (`voice.mouth`, 25 a second, "0" closed … "4" wide
+            open), from the mastered audio; empty when unknown.
     """
 
     audio: bytes = field(repr=False)
@@ -89,6 +91,7 @@ class Clip:
     engine: str = ""
     voice: str = ""
     pauses: tuple[float, ...] = ()
+    mouth: str = ""
 
     @property
     def text(self) -> str:

@@ -35,16 +35,23 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
+from PIL import Image
+
 from agent.live.card import CardFonts, find_fonts, render_card
 from agent.live.events import AudioRef, OutputEvent
+from agent.live.host import HostLayers, eyes_closed_at, idle_offset, mouth_index
 from agent.live.programme import OnAir, Programme, Speech
 from agent.live.sinks import EncoderOptions, HlsSink, RtmpSink, Sink, ffmpeg_command
 from voice.audio import timeline_pcm, to_pcm
 from voice.errors import AudioError, TTSError
+from voice.mouth import mouth_track
 from voice.types import AUDIO_FORMATS
-from voice.wav import parse_wav, resample
+from voice.wav import Pcm, parse_wav, resample
 
 log = logging.getLogger(__name__)
+
+#: Composed frames kept per card (each is width × height × 3 bytes: 2.7 MB at 720p).
+_POSES_KEPT = 12
 
 __all__ = [
     "BroadcastStatus",
@@ -96,13 +103,17 @@ class Broadcaster:
         log_lines: how many lines of ffmpeg's stderr to keep.
         max_backlog_s: queued speech beyond this drops the oldest utterance.
         on_report: called with the status whenever ffmpeg fails or is restarted.
+        host: the host figure's layers (`agent.live.host`), drawn beside the card with its mouth following
+            each clip's mouth track, blinking and breathing; None draws no host.
+        host_scale, host_position: its size (1.0: 480 px tall at 720p) and side ("right" or "left").
+        room_title: the room's title, drawn small at the top.
     """
 
     def __init__(
         self,
         sink: Sink,
         *,
-        fps: int = 2,
+        fps: int = 25,
         size: tuple[int, int] = (1280, 720),
         sample_rate: int = 24000,
         encoder: EncoderOptions | None = None,
@@ -112,6 +123,10 @@ class Broadcaster:
         log_lines: int = 200,
         max_backlog_s: float = 120.0,
         on_report: Callable[[BroadcastStatus], None] | None = None,
+        host: HostLayers | None = None,
+        host_scale: float = 1.0,
+        host_position: str = "right",
+        room_title: str | None = None,
     ) -> None:
         if not 1 <= fps <= 30:
             raise ValueError(f"fps must be between 1 and 30, got {fps}")
@@ -136,7 +151,44 @@ class Broadcaster:
         self._restarts = 0
         self._last_exit: int | None = None
         self._last_error: str | None = None
-        self._frame_cache: tuple[tuple[int, str | None, str | None], bytes] | None = None
+        self._frame_cache: tuple[tuple[int, str | None, str | None], Image.Image] | None = None
+        self._composed: dict[tuple[int, bool, int], bytes] = {}  # this card's frames by host pose
+        self.host = host
+        self.room_title = room_title
+        self._host_place: tuple[float, int, int, int] | None = None  # scale, left, bottom, reserved width
+        if host is not None:
+            s = size[1] / 720 * host_scale
+            width, height = round(host.size[0] * s), round(host.size[1] * s)
+            pad = round(40 * size[1] / 720)
+            bottom = size[1] - round(130 * size[1] / 720)  # the subtitle band's top
+            left = size[0] - pad - width if host_position == "right" else pad
+            self._host_place = (s, left, bottom - height, width + pad)
+            self._reserve = (0, width + pad) if host_position == "right" else (width + pad, 0)
+        else:
+            self._reserve = (0, 0)
+
+    @property
+    def host_box(self) -> tuple[int, int, int, int] | None:
+        """Where the host stands in the picture (left, top, width, height at rest), None without a host."""
+        if self.host is None or self._host_place is None:
+            return None
+        scale, left, top, _ = self._host_place
+        return left, top, round(self.host.size[0] * scale), round(self.host.size[1] * scale)
+
+    @property
+    def mouth_box(self) -> tuple[int, int, int, int] | None:
+        """Where the host's mouth moves in the picture (left, top, right, bottom, with room for the
+        breathing), None without a host: for checking the programme's lip sync."""
+        if self.host is None or self._host_place is None:
+            return None
+        scale, left, top, _ = self._host_place
+        box = self.host.mouth_box()
+        return (
+            left + int(box[0] * scale) - 2,
+            top + int(box[1] * scale) - 8,
+            left + int(box[2] * scale + 1) + 2,
+            top + int(box[3] * scale + 1) + 4,
+        )
 
     # ---- lifecycle -------------------------------------------------------------------------------
 
@@ -213,7 +265,10 @@ class Broadcaster:
                 seconds = min(8.0, max(1.5, 0.2 * len(text)))
                 pcm = bytes(round(seconds * self.sample_rate) * 2)
             cues = event.audio.cues if event.audio is not None else ()
-            self.programme.queue_speech(Speech(pcm, text, cues, note, seq=event.seq))
+            mouth = event.audio.mouth if event.audio is not None else ""
+            if not mouth and event.audio is not None:
+                mouth = await asyncio.to_thread(mouth_track, Pcm(pcm, self.sample_rate, 1))
+            self.programme.queue_speech(Speech(pcm, text, cues, note, seq=event.seq, mouth=mouth))
 
     def _cut(self, event: OutputEvent) -> None:
         """Stop the speech of event ``of`` at ``at`` seconds; a cut of speech no longer here does nothing."""
@@ -377,13 +432,15 @@ class Broadcaster:
             return
 
     async def _pump_video(self, writer: asyncio.StreamWriter, started: float) -> None:
-        """Write one frame per 1/fps of wall-clock time, drawing only when the picture changes."""
+        """Write one frame per 1/fps of wall-clock time (the card is drawn only when it changes; the host's
+        poses are composed once per card and reused)."""
         count = 0
         try:
             while True:
                 due = int((time.monotonic() - started) * self.fps) + 1
                 while count < due:
-                    writer.write(await self._frame(self.programme.on_air(count / self.fps)))
+                    t = count / self.fps
+                    writer.write(await self._frame(self.programme.on_air(t), t))
                     count += 1
                     self._frames += 1
                     await writer.drain()
@@ -391,18 +448,51 @@ class Broadcaster:
         except (BrokenPipeError, ConnectionResetError):
             return
 
-    async def _frame(self, on_air: OnAir) -> bytes:
+    async def _frame(self, on_air: OnAir, t: float = 0.0) -> bytes:
+        """The picture at media time ``t``: the card (cached per card, subtitle and note) and the host."""
         cached = self._frame_cache
-        if cached is not None and cached[0] == on_air.key:
-            return cached[1]
-        fonts = self._fonts
-        frame = await asyncio.to_thread(
-            lambda: render_card(
-                on_air.card, on_air.subtitle, self.size, note=on_air.note, fonts=fonts
-            ).tobytes()
-        )
-        self._frame_cache = (on_air.key, frame)
+        if cached is None or cached[0] != on_air.key:
+            fonts = self._fonts
+            card = await asyncio.to_thread(
+                lambda: render_card(
+                    on_air.card,
+                    on_air.subtitle,
+                    self.size,
+                    note=on_air.note,
+                    fonts=fonts,
+                    reserve=self._reserve,
+                    room_title=self.room_title,
+                )
+            )
+            self._frame_cache = cached = (on_air.key, card)
+            self._composed.clear()
+        card = cached[1]
+        host, place = self.host, self._host_place
+        if host is None or place is None:
+            pose: tuple[int, bool, int] = (0, False, 0)
+        else:
+            pose = (
+                mouth_index(on_air.mouth, len(host.mouths)),
+                eyes_closed_at(t),
+                idle_offset(t, round(host.size[1] * place[0])),
+            )
+        frame = self._composed.get(pose)
+        if frame is None:
+            frame = await asyncio.to_thread(self._compose, card, pose)
+            if len(self._composed) >= _POSES_KEPT:  # a few MB a frame: keep the latest poses only
+                del self._composed[next(iter(self._composed))]
+            self._composed[pose] = frame
         return frame
+
+    def _compose(self, card: Image.Image, pose: tuple[int, bool, int]) -> bytes:
+        host, place = self.host, self._host_place
+        if host is None or place is None:
+            return card.tobytes()
+        scale, left, top, _ = place
+        figure = host.frame(pose[0], pose[1], scale)
+        image = card.copy()
+        image.paste(figure, (left, top + pose[2] - 3), figure)  # -3: breathing never reaches the band
+        return image.tobytes()
 
 
 def _question_note(event: OutputEvent) -> str | None:

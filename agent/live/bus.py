@@ -13,6 +13,11 @@ Two implementations of one small protocol (`RoomBus`):
 
 `make_bus(redis_url)` picks one: Redis when a URL is given (`ANCHOR_REDIS_URL`), else in-process.
 
+State on join: both keep each room's latest ``product`` and ``state`` events (`JOIN_KINDS`; Redis in a key
+per room and kind, with a day's expiry) and hand them to every new subscriber before anything else, so a
+page opened mid-show, a broadcaster started late or a second process shows the product on screen at once
+instead of waiting for the next product change.
+
 Usage::
 
     async with bus.subscription("demo-room") as events:
@@ -33,6 +38,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol, get_args
 
 from agent.live.events import AudioRef, Cue, OutputEvent, OutputKind
+from voice.mouth import MOUTH_FPS
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -49,6 +55,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _OUTPUT_KINDS: frozenset[str] = frozenset(get_args(OutputKind))
+#: The kinds whose latest event a new subscriber receives first (the room's current state).
+JOIN_KINDS: tuple[str, ...] = ("product", "state")
+_LATEST_TTL_S = 86_400
 _RESERVED = frozenset({"room_id", "seq", "kind", "ts", "audio"})
 
 
@@ -64,7 +73,16 @@ def _audio_from_dict(data: Mapping[str, Any]) -> AudioRef:
         duration=float(data["duration"]),
         cues=cues,
         engine=str(data.get("engine", "")),
+        mouth=_mouth_levels(data.get("mouth")),
     )
+
+
+def _mouth_levels(value: Any) -> str:
+    """A mouth track from the wire ({"fps", "levels"}); "" when absent, malformed or at another rate."""
+    if not isinstance(value, Mapping) or value.get("fps") != MOUTH_FPS:
+        return ""
+    levels = value.get("levels")
+    return levels if isinstance(levels, str) and levels.isdigit() else ""
 
 
 def output_event_from_dict(data: Mapping[str, Any]) -> OutputEvent:
@@ -140,6 +158,16 @@ class Subscription:
         self._buffer.append(event)
         self._ready.set()
 
+    def prime(self, latest: list[OutputEvent]) -> None:
+        """Put the room's current state ahead of what is buffered: each event of `latest` (oldest first)
+        unless an event of its kind with a seq as high is already buffered (it is newer)."""
+        for event in sorted(latest, key=lambda e: e.seq, reverse=True):
+            if any(b.kind == event.kind and b.seq >= event.seq for b in self._buffer):
+                continue
+            self._buffer.appendleft(event)
+        if self._buffer:
+            self._ready.set()
+
     def close(self) -> None:
         """End the iteration once the buffered events are taken."""
         self._closed = True
@@ -185,6 +213,7 @@ class InProcessBus:
     def __init__(self, *, max_queue: int = 256) -> None:
         self.max_queue = max_queue
         self._rooms: dict[str, set[Subscription]] = {}
+        self._latest: dict[str, dict[str, OutputEvent]] = {}
         self.published = 0
 
     async def publish(self, event: OutputEvent) -> None:
@@ -193,12 +222,30 @@ class InProcessBus:
     def deliver(self, event: OutputEvent) -> None:
         """Publish without awaiting (the same thing; for synchronous callers)."""
         self.published += 1
+        self.remember(event)
         for sub in self._rooms.get(event.room_id, ()):
             sub.put(event)
+
+    def remember(self, event: OutputEvent) -> None:
+        """Keep `event` as the room's current state when it is of a `JOIN_KINDS` kind."""
+        if event.kind in JOIN_KINDS:
+            latest = self._latest.setdefault(event.room_id, {})
+            held = latest.get(event.kind)
+            if held is None or event.seq >= held.seq or held.seq - event.seq > 1000:  # or a restarted count
+                latest[event.kind] = event
+
+    def latest(self, room_id: str) -> list[OutputEvent]:
+        """The room's current state events (its latest product and state), oldest first."""
+        return sorted(self._latest.get(room_id, {}).values(), key=lambda e: e.seq)
+
+    def forget(self, room_id: str) -> None:
+        """Drop a room's current state (it stopped for good)."""
+        self._latest.pop(room_id, None)
 
     @asynccontextmanager
     async def subscription(self, room_id: str) -> AsyncIterator[Subscription]:
         sub = Subscription(room_id, self.max_queue)
+        sub.prime(self.latest(room_id))
         self._rooms.setdefault(room_id, set()).add(sub)
         try:
             yield sub
@@ -288,6 +335,29 @@ class RedisBus:
     def channel(self, room_id: str) -> str:
         return self.channel_prefix + room_id
 
+    def latest_key(self, room_id: str, kind: str) -> str:
+        """The Redis key holding the room's latest event of `kind` (a `JOIN_KINDS` kind)."""
+        return f"{self.channel_prefix}{room_id}:latest:{kind}"
+
+    async def latest(self, room_id: str) -> list[OutputEvent]:
+        """The room's current state events as stored in Redis (none when Redis cannot be read)."""
+        from redis.exceptions import RedisError
+
+        try:
+            payloads = await self._redis().mget([self.latest_key(room_id, kind) for kind in JOIN_KINDS])
+        except (RedisError, OSError) as exc:
+            log.warning("room bus: cannot read the current state of %s (%s)", room_id, exc)
+            return []
+        events: list[OutputEvent] = []
+        for payload in payloads:
+            if payload is None:
+                continue
+            try:
+                events.append(output_event_from_dict(json.loads(payload)))
+            except (ValueError, TypeError):
+                self.bad_payloads += 1
+        return sorted(events, key=lambda e: e.seq)
+
     def _redis(self) -> Redis:
         if self._client is None:
             from redis.asyncio import Redis
@@ -307,6 +377,10 @@ class RedisBus:
         channel = self.channel(event.room_id)
         for attempt in range(2):
             try:
+                if event.kind in JOIN_KINDS:
+                    await self._redis().set(
+                        self.latest_key(event.room_id, event.kind), payload, ex=_LATEST_TTL_S
+                    )
                 await self._redis().publish(channel, payload)
                 self.published += 1
                 return
@@ -330,6 +404,8 @@ class RedisBus:
             try:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(listener.ready.wait(), self.subscribe_timeout_s)
+                # Subscribed first, then the stored state: an event newer than it is already buffered.
+                sub.prime(await self.latest(room_id))
                 yield sub
             finally:
                 listener.users -= 1

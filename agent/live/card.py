@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -171,26 +172,29 @@ def find_fonts() -> CardFonts:
     )
 
 
-def card_layout(size: tuple[int, int] = (1280, 720)) -> CardLayout:
-    """The card's regions at ``size`` (designed at 1280×720, scaled by height, widths follow the image)."""
+def card_layout(size: tuple[int, int] = (1280, 720), reserve: tuple[int, int] = (0, 0)) -> CardLayout:
+    """The card's regions at ``size`` (designed at 1280×720, scaled by height, widths follow the image),
+    keeping ``reserve`` pixels free at the left and right edges above the subtitle band (the host)."""
     w, h = size
     if w < 160 or h < 90:
         raise ValueError(f"card size {w}x{h} is too small (at least 160x90)")
     s = h / 720
     pad = round(40 * s)
-    image_side = min(round(400 * s), w // 3)
+    left = reserve[0]
+    right = w - reserve[1]
+    image_side = min(round(400 * s), max(1, (right - left) // 3))
     top = round(110 * s)
-    right_x = pad + image_side + pad
+    right_x = left + pad + image_side + pad
     sub_top = h - round(130 * s)
     return CardLayout(
         size=size,
         scale=s,
-        badge=(pad, round(30 * s), pad + round(260 * s), round(90 * s)),
-        image=(pad, top, pad + image_side, top + image_side),
-        title=(right_x, top, w - pad, top + round(190 * s)),
-        price=(right_x, top + round(210 * s), w - pad, top + round(300 * s)),
-        stock=(right_x, top + round(320 * s), w - pad, top + round(370 * s)),
-        note=(pad, sub_top - round(60 * s), w - pad, sub_top - round(8 * s)),
+        badge=(left + pad, round(30 * s), left + pad + round(260 * s), round(90 * s)),
+        image=(left + pad, top, left + pad + image_side, top + image_side),
+        title=(right_x, top, right - pad, top + round(190 * s)),
+        price=(right_x, top + round(210 * s), right - pad, top + round(300 * s)),
+        stock=(right_x, top + round(320 * s), right - pad, top + round(370 * s)),
+        note=(left + pad, sub_top - round(60 * s), right - pad, sub_top - round(8 * s)),
         subtitle=(0, sub_top, w, h),
     )
 
@@ -242,10 +246,19 @@ def wrap_text(text: str, font: Font, width: int, max_lines: int) -> list[str]:
     return lines
 
 
+_AMOUNT = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
 def format_price(value: Any) -> str | None:
-    """``199`` for 199.00, ``199.9`` for 199.90; None when there is no usable price."""
+    """``199`` for 199.00, ``199.9`` for 199.90; None when there is no usable price. Money as text
+    ("¥1,299.00", "US$12.5", as the ``product`` event carries it) is read for its amount."""
     if value is None or isinstance(value, bool) or value == "":
         return None
+    if isinstance(value, str):
+        found = _AMOUNT.search(value)
+        if found is None or "-" in value[: found.start()]:
+            return None
+        value = found.group().replace(",", "")
     try:
         number = Decimal(str(value))
         if not number.is_finite() or number < 0:
@@ -293,6 +306,8 @@ def render_card(
     *,
     note: str | None = None,
     fonts: CardFonts | None = None,
+    reserve: tuple[int, int] = (0, 0),
+    room_title: str | None = None,
 ) -> Image.Image:
     """Draw the product card.
 
@@ -304,12 +319,14 @@ def render_card(
         size: width and height in pixels.
         note: a smaller line above the subtitle (the question being answered).
         fonts: the fonts to use (default `find_fonts()`).
+        reserve: pixels kept free at the left and right above the subtitle band (where the host stands).
+        room_title: the room's title, drawn small at the top right.
 
     Returns:
         An RGB image of ``size``.
     """
     fonts = fonts or find_fonts()
-    layout = card_layout(size)
+    layout = card_layout(size, reserve)
     s = layout.scale
     img = _background(size).copy()
     draw = ImageDraw.Draw(img)
@@ -323,6 +340,13 @@ def render_card(
         width = round(badge_font.getlength(label)) + round(36 * s)
         draw.rounded_rectangle((left, top, left + width, bottom), radius=round(14 * s), fill=ACCENT)
         draw.text((left + width / 2, (top + bottom) / 2), label, font=badge_font, fill=TEXT, anchor="mm")
+
+    if room_title and room_title.strip():
+        room_font = fonts.font(round(28 * s))
+        _, top, right, bottom = layout.badge[0], layout.badge[1], size[0] - round(40 * s), layout.badge[3]
+        shown = wrap_text(room_title.strip(), room_font, round(size[0] * 0.45), 1)
+        if shown:
+            draw.text((right, (top + bottom) / 2), shown[0], font=room_font, fill=MUTED, anchor="rm")
 
     title = str(card.get("title") or "").strip()
     if card:

@@ -121,7 +121,10 @@ class DirectorOptions:
     #: Most question groups answered on screen at one time (the plan's `airtime.screen_after_s`).
     screen_batch: int = 8
     #: While questions wait, a playing clip is watched this often for groups due on screen.
-    screen_poll_s: float = 1.0
+    screen_poll_s: float = 0.5
+    #: A prepared answer past `airtime.screen_after_s` is still spoken when the voice is free for it
+    #: within this many seconds.
+    screen_grace_s: float = 1.0
     #: Latency percentiles and the operator's recent lists cover this many seconds / entries.
     latency_window_s: float = 300.0
     recent_entries: int = 20
@@ -150,6 +153,7 @@ _COUNTERS = (
     "tickets",
     "quiet_answers",
     "screen_answers",
+    "repeat_answers",
 )
 
 
@@ -439,7 +443,7 @@ class Director:
             return
         if self.triage.pending_after_sales():
             await self._hand_off(self.triage.take_after_sales())
-        await self._answer_on_screen()
+        await self._answer_on_screen(voice_free_in=math.inf if self._selling_due() else 0.0)
         await self._flush_decisions()
         if self._mentions and not self._selling_due() and self._mention_due():
             await self._deliver(await self._after_sales_line())
@@ -475,19 +479,23 @@ class Director:
     # -- steps -------------------------------------------------------------------------------------
     def _selling_due(self) -> bool:
         """True when the script has a sentence to say and the selling is owed airtime: after
-        ``max_answers_in_row`` answers in a row, or while the script's share of the spoken time over the
-        plan's window is under its `airtime.script_share` (a busy chat never silences the selling)."""
+        ``max_answers_in_row`` answers in a row, or whenever the script's share of the spoken time over
+        the plan's window is under its `airtime.script_share` (a busy chat never silences the selling)."""
         policy = self.plan.airtime
         limit = self.options.max_answers_in_row
         limit = policy.max_answers_in_row if limit is None else limit
         owed = limit > 0 and self._answers_in_row >= limit
-        if not owed and self._answers_in_row > 0:
-            share = self.script_share()
+        if not owed:
+            # The share the script would have after the next answer: under its target, the script gets
+            # sentence after sentence first (one sentence between long answers is not enough when answers
+            # outlast sentences), so no window of the plan's length falls under the target.
+            share = self.script_share(extra_answer_s=self._next_answer_seconds())
             owed = share is not None and share < policy.script_share
         return owed and sentence_at(self._current_script(), self._position) is not None
 
-    def script_share(self) -> float | None:
-        """The script's share of the time spoken over the plan's airtime window (None before 10 s)."""
+    def script_share(self, *, extra_answer_s: float = 0.0) -> float | None:
+        """The script's share of the time spoken over the plan's airtime window (None before 10 s), with
+        ``extra_answer_s`` more seconds of answers when asked what the next answer would make it."""
         now = self._clock()
         window = self.plan.airtime.window_s
         while self._airtime and now - self._airtime[0][0] > window:
@@ -495,7 +503,16 @@ class Director:
         total = sum(seconds for _at, seconds, _kind in self._airtime)
         if total < 10.0:
             return None
-        return sum(seconds for _at, seconds, kind in self._airtime if kind == "script") / total
+        script = sum(seconds for _at, seconds, kind in self._airtime if kind == "script")
+        return script / (total + extra_answer_s)
+
+    def _next_answer_seconds(self) -> float:
+        """How long the next answer will speak: the prepared one's clip, else the recent answers' mean."""
+        ready = self._ready
+        if ready is not None and ready.counter == "answered":
+            return ready.clip.duration if ready.clip is not None else self.reading_time(ready.text)
+        spoken = [seconds for _at, seconds, kind in self._airtime if kind == "answer"]
+        return sum(spoken) / len(spoken) if spoken else 0.0
 
     def _airtime_split(self) -> dict[str, Any]:
         """Seconds spoken over the airtime window by kind (script, answers, other) and the script's share."""
@@ -572,6 +589,7 @@ class Director:
             k: t for k, t in self._spoken_answers.items() if now - t < policy.repeat_quiet_s
         }
         data = _answer_data(group, result, full)
+        self.triage.record_answer(group.token, self._grouped_prefix(group, result) + full)
         if quiet:
             # The same answer was just spoken: shown (bubble, card) without being said again.
             await self._publish("answer", {"text": text, **data, "spoken": False, "channel": "repeat"})
@@ -587,19 +605,29 @@ class Director:
         answer.spoken_key = spoken
         return answer
 
-    async def _answer_on_screen(self) -> None:
+    async def _answer_on_screen(self, *, voice_free_in: float = 0.0) -> None:
         """Question groups that waited `airtime.screen_after_s` for the host's voice are answered on
         screen at once (a bubble with the whole answer) rather than later or never: in a busy room the
-        voice answers the best group, the screen the rest."""
+        voice answers the best group, the screen the rest. A prepared answer past that age goes on screen
+        too unless the voice is free for it within `screen_grace_s` (``voice_free_in``: seconds until the
+        voice can say it; infinite when the script is owed its airtime first)."""
         after = self.plan.airtime.screen_after_s
         if after <= 0 or self._status != "running":
             return
+        for message, given, waited in self.triage.take_repeats():
+            # Asked again just after it was answered: the answer given, shown to this viewer at once.
+            question = {"nickname": getattr(message, "nickname", ""), "text": getattr(message, "text", "")}
+            data = {"questions": [question], "grouped": 1, "full_text": given, "repeat_of_answer": True}
+            await self._publish("answer", {"text": given, **data, "spoken": False, "channel": "repeat"})
+            self._counters["repeat_answers"] += 1
+            self._record_answer("repeat", self._clock() - waited, question["text"], 1, given)
         ready = self._ready
         if (
             ready is not None
             and ready.counter == "answered"
             and ready.asked_at is not None
             and self._clock() - ready.asked_at >= after
+            and voice_free_in > self.options.screen_grace_s
         ):
             # A prepared answer held back (the selling was owed airtime) past the deadline: on screen now.
             self._ready = None
@@ -621,6 +649,7 @@ class Director:
             full = result.answer.strip()
             text = self._grouped_prefix(group, result) + full
             data = _answer_data(group, result, full)
+            self.triage.record_answer(group.token, text)
             await self._publish("answer", {"text": text, **data, "spoken": False, "channel": "screen"})
             self._counters["screen_answers"] += 1
             self._record_answer("screen", asked_at, *_asked(data), text)
@@ -941,7 +970,8 @@ class Director:
             span = min(remaining, self.options.screen_poll_s) if watch else remaining
             woken = await self._woken_within(span)
             if watch or woken:
-                await self._answer_on_screen()
+                left = seconds - (self._clock() - started)
+                await self._answer_on_screen(voice_free_in=math.inf if self._selling_due() else left)
                 await self._flush_decisions()
             if not woken:
                 if span >= remaining:

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voice.mouth import MOUTH_FPS
+
 RoomEventKind = Literal["enter", "like", "follow", "gift", "share"]
 CommandKind = Literal["pause", "resume", "skip_to", "say_now", "stop"]
 
@@ -90,9 +92,11 @@ class AudioRef:
     duration: float
     cues: tuple[Cue, ...] = ()
     engine: str = ""
+    #: The host's mouth level per frame at `voice.mouth.MOUTH_FPS` ("0" closed … "4" open); "" unknown.
+    mouth: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "format": self.format,
             "sample_rate": self.sample_rate,
             "duration": round(self.duration, 3),
@@ -100,6 +104,9 @@ class AudioRef:
             "cues": [{"start": round(c.start, 3), "end": round(c.end, 3), "text": c.text} for c in self.cues],
             "data_b64": base64.b64encode(self.data).decode("ascii"),
         }
+        if self.mouth:
+            out["mouth"] = {"fps": MOUTH_FPS, "levels": self.mouth}
+        return out
 
 
 OutputKind = Literal["say", "answer", "product", "ack", "state", "cut", "decision"]

@@ -81,7 +81,39 @@ class AirtimePolicy(BaseModel):
     repeat_quiet_s: float = Field(default=60.0, ge=0.0, le=3600.0)
     #: A question group that has waited this many seconds for the host's voice is answered on screen
     #: (the bubble carries the whole answer) instead of waiting longer; 0 keeps every answer for the voice.
-    screen_after_s: float = Field(default=6.0, ge=0.0, le=600.0)
+    screen_after_s: float = Field(default=2.5, ge=0.0, le=600.0)
+
+
+_HOST_SET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class HostConfig(BaseModel):
+    """The host figure on the room page and in the programme."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Show the host figure at all.
+    show: bool = True
+    #: A layer set imported with `anchor host import NAME FOLDER` (None: our default host).
+    layers: str | None = None
+    scale: float = Field(default=1.0, ge=0.3, le=2.0)
+    position: Literal["right", "left"] = "right"
+
+    @field_validator("layers")
+    @classmethod
+    def _layers_named(cls, value: str | None) -> str | None:
+        if value is not None and not _HOST_SET.match(value):
+            raise ValueError(
+                f"host layer set {value!r} must be the name it was imported under (letters, digits, '_', '-'); "
+                "import a folder of layers with `anchor host import NAME FOLDER`"
+            )
+        return value
+
+
+class HostSets(Protocol):
+    """Where named host layer sets are checked (`agent.live.host.HostLibrary`)."""
+
+    def problems(self, merchant: str, name: str) -> list[str]: ...
 
 
 class PlanItem(BaseModel):
@@ -157,6 +189,7 @@ class RoomPlan(BaseModel):
     #: the sentence is said again, whole, after the answer) or "sentence_end" (it always finishes).
     interrupt: Literal["at_pause", "sentence_end"] = "at_pause"
     airtime: AirtimePolicy = Field(default_factory=AirtimePolicy)
+    host: HostConfig = Field(default_factory=HostConfig)
 
     @field_validator("room_id")
     @classmethod
@@ -252,9 +285,12 @@ class RoomPlan(BaseModel):
     def item_for_link(self, link: int) -> PlanItem | None:
         return next((item for item in self.items if item.link == link), None)
 
-    def validate_against(self, store: ProductLookup) -> list[str]:
-        """Problems between this plan and the merchant's catalog (unknown skus); empty when usable."""
+    def validate_against(self, store: ProductLookup, hosts: HostSets | None = None) -> list[str]:
+        """Problems between this plan and the merchant's catalog (unknown skus) and, given ``hosts``, its
+        host layer set (missing or unusable); empty when usable."""
         problems: list[str] = []
+        if hosts is not None and self.host.layers is not None:
+            problems += [f"host.layers: {p}" for p in hosts.problems(self.merchant, self.host.layers)]
         for index, item in enumerate(self.items):
             if store.get_product(self.merchant, item.sku) is None:
                 problems.append(
@@ -276,6 +312,8 @@ __all__ = [
     "SEGMENT_KINDS",
     "AckPolicy",
     "AirtimePolicy",
+    "HostConfig",
+    "HostSets",
     "PlanError",
     "PlanItem",
     "ProductLookup",

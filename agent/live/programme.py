@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agent.live.events import Cue
+from voice.mouth import mouth_at
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class Speech:
     note: str | None = None
     seq: int | None = None
     cut: bool = False
+    #: The host's mouth level per frame (`voice.mouth`), "" when unknown (the mouth stays closed).
+    mouth: str = ""
 
     @property
     def samples(self) -> int:
@@ -61,6 +64,8 @@ class OnAir:
     version: int
     subtitle: str | None
     note: str | None
+    #: The host's mouth level now (0 closed … `voice.mouth.MOUTH_LEVELS` - 1).
+    mouth: int = 0
 
     @property
     def key(self) -> tuple[int, str | None, str | None]:
@@ -199,13 +204,17 @@ class Programme:
             self._spans.popleft()
         subtitle: str | None = None
         note: str | None = None
+        mouth = 0
         if self._spans:
             span = self._spans[0]
             end = span.start + span.speech.samples + (0 if span.speech.cut else self._linger)
             if span.start <= pos < end:
-                subtitle = _cue_text(span.speech, (pos - span.start) / self.sample_rate)
+                offset = (pos - span.start) / self.sample_rate
+                subtitle = _cue_text(span.speech, offset)
                 note = span.speech.note
-        return OnAir(card, version, subtitle, note)
+                if pos < span.start + span.speech.samples:
+                    mouth = mouth_at(span.speech.mouth, offset)
+        return OnAir(card, version, subtitle, note, mouth)
 
     def restart_clock(self) -> None:
         """Media time starts again at 0 (a new encoder); what is on air stays on air."""

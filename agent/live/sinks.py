@@ -32,12 +32,15 @@ class RtmpSink:
 
 @dataclass(frozen=True, slots=True)
 class HlsSink:
-    """Write an HLS playlist and rolling MPEG-TS segments into ``directory``."""
+    """Write an HLS playlist and MPEG-TS segments into ``directory``: a rolling window of ``list_size``
+    segments (older ones deleted), or with ``record`` every segment kept and listed (an EVENT playlist: the
+    whole show can be watched back from its start)."""
 
     directory: Path
     segment_seconds: float = 2.0
     list_size: int = 6
     playlist: str = "index.m3u8"
+    record: bool = False
 
     def __post_init__(self) -> None:
         if self.segment_seconds <= 0 or self.list_size < 1:
@@ -54,16 +57,24 @@ class HlsSink:
     def output_args(self, *, restart: bool) -> list[str]:
         self.directory.mkdir(parents=True, exist_ok=True)
         # After a restart the new encoder appends to the same playlist behind a discontinuity tag.
-        flags = "delete_segments+append_list+discont_start" if restart else "delete_segments"
+        flags = [] if self.record else ["delete_segments"]
+        if restart:
+            flags += ["append_list", "discont_start"]
+        window = (
+            ["-hls_list_size", "0", "-hls_playlist_type", "event"]
+            if self.record
+            else [
+                "-hls_list_size",
+                str(self.list_size),
+            ]
+        )
         return [
             "-f",
             "hls",
             "-hls_time",
             f"{self.segment_seconds:g}",
-            "-hls_list_size",
-            str(self.list_size),
-            "-hls_flags",
-            flags,
+            *window,
+            *(["-hls_flags", "+".join(flags)] if flags else []),
             "-hls_segment_filename",
             str(self.directory / "segment_%05d.ts"),
             str(self.playlist_path),

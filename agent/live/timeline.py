@@ -40,6 +40,7 @@ def to_audio(clip: Clip) -> AudioRef:
         duration=clip.duration,
         cues=tuple(Cue(c.start, c.end, c.text) for c in clip.cues),
         engine=clip.engine,
+        mouth=clip.mouth,
     )
 
 

@@ -75,6 +75,8 @@ _RECENT_ANSWERED = 64
 #: Decisions kept for the director to publish; a flood beyond this between two steps loses the oldest
 #: entries (the counters in `stats()` still count every one).
 _DECISION_LOG = 500
+#: Viewers asking again what was just answered, waiting to be shown that answer (the oldest go first).
+_REPEATS = 200
 
 
 @dataclass(slots=True, eq=False)
@@ -124,7 +126,13 @@ class ChatTriage:
         self._groups: dict[int, _Group] = {}
         self._by_link: dict[int | None, dict[int, _Group]] = {}  # the same groups, by link asked
         self._next_gid = 0
-        self._answered: deque[tuple[float, Signature, str | None]] = deque(maxlen=_RECENT_ANSWERED)
+        # Groups answered lately: (when, signature, product, token, value-free aspects asked).
+        self._answered: deque[tuple[float, Signature, str | None, int, tuple[str, ...]]] = deque(
+            maxlen=_RECENT_ANSWERED
+        )
+        # What was answered to a group (by its token), and viewers asking it again meanwhile.
+        self._answer_texts: OrderedDict[int, str] = OrderedDict()
+        self._repeats: deque[tuple[ViewerMessage, str, float]] = deque(maxlen=_REPEATS)
         self._viewers: OrderedDict[str, deque[float]] = OrderedDict()
         self._intent_seconds: deque[list[int]] = deque(maxlen=61)
         self.acks = Acknowledger(
@@ -181,8 +189,13 @@ class ChatTriage:
         sig = signature(text)
         sku_hint = self._sku_for(text, sig)
         asked = _specific_aspects(text)
-        if not after_sales and self._recently_answered(sig, sku_hint, now):
-            return self._drop("recently_answered", decision.route)
+        if not after_sales:
+            token = self._recently_answered(sig, sku_hint, now, asked)
+            if token is not None:
+                text_given = self._answer_texts.get(token)
+                if text_given is not None:  # shown the answer just given (`take_repeats`)
+                    self._repeats.append((_for_display(msg, nickname), text_given, now))
+                return self._drop("recently_answered", decision.route)
 
         group = self._find_similar(sig, sku_hint, after_sales, viewer, now, asked)
         if group is not None:
@@ -259,6 +272,7 @@ class ChatTriage:
             after_sales=best.after_sales,
             route=best.route,
             waited_s=max(0.0, now - best.first_at),
+            token=best.gid,
         )
 
     def take_waiting(self, older_than_s: float, limit: int) -> list[QuestionGroup]:
@@ -270,11 +284,26 @@ class ChatTriage:
         taken: list[QuestionGroup] = []
         for group in sorted(waiting, key=self._serve_key, reverse=True)[: max(0, limit)]:
             self._remove(group)
-            self._answered.append((now, group.sig, group.sku_hint))
+            self._answered.append((now, group.sig, group.sku_hint, group.gid, group.aspects))
             self._answered_groups += 1
             self._answered_messages += group.count
             taken.append(self._question(group, now))
         return taken
+
+    def record_answer(self, token: int, text: str) -> None:
+        """What the host answered to the group ``token``: a viewer asking the same again within the
+        dedupe window is shown it (`take_repeats`) instead of being queued."""
+        self._answer_texts[token] = text
+        self._answer_texts.move_to_end(token)
+        while len(self._answer_texts) > _RECENT_ANSWERED:
+            self._answer_texts.popitem(last=False)
+
+    def take_repeats(self) -> list[tuple[ViewerMessage, str, float]]:
+        """Viewers who asked what was just answered: (their message, the answer given, seconds waited)."""
+        now = self._clock()
+        out = [(msg, text, max(0.0, now - at)) for msg, text, at in self._repeats]
+        self._repeats.clear()
+        return out
 
     def drain_decisions(self) -> list[dict[str, Any]]:
         """The drops and evictions since the last call, oldest first (what the operator is shown).
@@ -294,7 +323,7 @@ class ChatTriage:
             return None
         best = max(self._groups.values(), key=self._serve_key)
         self._remove(best)
-        self._answered.append((now, best.sig, best.sku_hint))
+        self._answered.append((now, best.sig, best.sku_hint, best.gid, best.aspects))
         self._answered_groups += 1
         self._answered_messages += best.count
         return self._question(best, now)
@@ -402,18 +431,22 @@ class ChatTriage:
                 best, best_score = group, score
         return best
 
-    def _recently_answered(self, sig: Signature, sku_hint: str | None, now: float) -> bool:
+    def _recently_answered(
+        self, sig: Signature, sku_hint: str | None, now: float, asked: tuple[str, ...] = ()
+    ) -> int | None:
+        """The token of a group answered within the dedupe window that this question repeats, or None."""
         window = self.options.dedupe_window_s
         threshold = self.options.dedupe_threshold
-        for at, answered, answered_sku in reversed(self._answered):
+        for at, answered, answered_sku, token, aspects in reversed(self._answered):
             if now - at > window:
                 break
-            if (
-                _same_target(answered.link, answered_sku, sig.link, sku_hint)
-                and jaccard(answered.grams, sig.grams) >= threshold
-            ):
-                return True
-        return False
+            if not _same_target(answered.link, answered_sku, sig.link, sku_hint):
+                continue
+            # The same words, or the same value-free aspect of the same product ("2号多少钱", "二号什么价").
+            same_aspect = bool(asked) and asked == aspects and (sig.link is not None or sku_hint is not None)
+            if same_aspect or jaccard(answered.grams, sig.grams) >= threshold:
+                return token
+        return None
 
     def _drop_stale(self, now: float) -> None:
         max_age = self.options.max_age_s

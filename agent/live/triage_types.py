@@ -125,6 +125,8 @@ class QuestionGroup:
         after_sales: An after-sales message: one viewer's, never merged with other viewers'.
         route: The router's route of the first question.
         waited_s: Seconds since the first question arrived.
+        token: Names the group to `ChatTriage.record_answer`, so a viewer asking it again soon after
+            is shown the answer given.
     """
 
     text: str
@@ -136,6 +138,7 @@ class QuestionGroup:
     after_sales: bool
     route: Route
     waited_s: float
+    token: int = -1
 
     @property
     def grouped(self) -> bool:

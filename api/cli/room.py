@@ -55,6 +55,13 @@ def room_start(
     hls: Annotated[
         Path | None, typer.Option("--hls", help="Write the programme as HLS into this folder")
     ] = None,
+    hls_window: Annotated[
+        int,
+        typer.Option("--hls-window", min=1, max=10_000, help="Segments (2 s each) the HLS playlist lists"),
+    ] = 6,
+    record: Annotated[
+        bool, typer.Option("--record", help="Keep every HLS segment: the whole show can be watched back")
+    ] = False,
     engine: Annotated[str, typer.Option(help="Speech engine: espeak (offline), edge or auto")] = "auto",
     duration: Annotated[
         float | None, typer.Option(min=0.0, help="Stop after this many seconds (default: until Ctrl-C)")
@@ -84,7 +91,7 @@ def room_start(
             console.print(f"[red]error[/] {problem}")
         raise fail(f"{plan_file} is not a usable plan", 2) from exc
     services, _ = open_services(plan.merchant)
-    problems = plan.validate_against(services.store)
+    problems = plan.validate_against(services.store, services.hosts)
     if problems:
         for problem in problems:
             console.print(f"[red]error[/] {problem}")
@@ -101,6 +108,8 @@ def room_start(
         duration=duration,
         resume=not fresh,
         as_json=as_json,
+        hls_window=hls_window,
+        record=record,
     )
     try:
         asyncio.run(run_room(services, plan, options))
@@ -121,6 +130,8 @@ class RoomRun:
     duration: float | None = None
     resume: bool = True
     as_json: bool = False
+    hls_window: int = 6
+    record: bool = False
     counts: Counter[str] = field(default_factory=Counter)
 
 
@@ -144,7 +155,7 @@ async def run_room(services: Services, plan: Any, run: RoomRun) -> None:
         events = await stack.enter_async_context(bus.subscription(plan.room_id))
         tasks.append(asyncio.create_task(_print_events(events, run)))
         if run.rtmp or run.hls:
-            tasks.append(asyncio.create_task(_broadcast(bus, plan.room_id, run)))
+            tasks.append(asyncio.create_task(_broadcast(bus, plan, run, services.hosts)))
         director = await manager.start(plan, resume=run.resume)
         _announce(plan, settings.redis_url, run)
         if run.replay is not None:
@@ -237,12 +248,24 @@ async def _feed(manager: Any, room_id: str, connector: Any, run: RoomRun) -> Non
         run.counts["chat in"] += 1
 
 
-async def _broadcast(bus: Any, room_id: str, run: RoomRun) -> None:
+async def _broadcast(bus: Any, plan: Any, run: RoomRun, hosts: Any) -> None:
     from agent.live.broadcast import Broadcaster, HlsSink, RtmpSink, Sink, broadcast_room
 
-    sink: Sink = RtmpSink(run.rtmp) if run.rtmp else HlsSink(run.hls or Path("hls"))
-    async with Broadcaster(sink) as broadcaster:
-        await broadcast_room(bus, room_id, broadcaster)
+    sink: Sink = (
+        RtmpSink(run.rtmp)
+        if run.rtmp
+        else HlsSink(run.hls or Path("hls"), list_size=run.hls_window, record=run.record)
+    )
+    host = hosts.get(plan.merchant, plan.host.layers) if plan.host.show else None
+    caster = Broadcaster(
+        sink,
+        host=host,
+        host_scale=plan.host.scale,
+        host_position=plan.host.position,
+        room_title=plan.title or None,
+    )
+    async with caster as broadcaster:
+        await broadcast_room(bus, plan.room_id, broadcaster)
 
 
 # -- anchor room replay -------------------------------------------------------------------------------

@@ -108,7 +108,9 @@ def _print_list(merchant: str, rows: list[dict[str, Any]]) -> None:
         table.add_column(column)
     for row in rows:
         counters = row["counters"]
-        answered = sum(int(counters.get(k, 0)) for k in ("answered", "screen_answers", "quiet_answers"))
+        answered = sum(
+            int(counters.get(k, 0)) for k in ("answered", "screen_answers", "quiet_answers", "repeat_answers")
+        )
         table.add_row(
             escape(row["room_id"]),
             row["status"],
@@ -135,7 +137,7 @@ def _print_room(data: dict[str, Any]) -> None:
     summary.add_row(
         "answered",
         f"{counters.get('answered', 0)} spoken, {counters.get('screen_answers', 0)} on screen, "
-        f"{counters.get('quiet_answers', 0)} shown again",
+        f"{counters.get('quiet_answers', 0) + counters.get('repeat_answers', 0)} shown again",
     )
     summary.add_row(
         "after-sales",

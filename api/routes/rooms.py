@@ -238,7 +238,7 @@ async def start_room(
         plan = RoomPlan.from_data(data, source="plan")
     except PlanError as exc:
         raise _plan_problems(exc.problems) from exc
-    problems = await run_in_threadpool(plan.validate_against, services.store)
+    problems = await run_in_threadpool(plan.validate_against, services.store, services.hosts)
     if problems:
         raise _plan_problems(problems)
     record = await run_in_threadpool(services.rooms.factory.state.load, plan.room_id)

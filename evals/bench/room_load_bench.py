@@ -202,7 +202,7 @@ def _measure(
         "script_share_median_2min": round(sorted(shares)[len(shares) // 2], 3) if shares else None,
         "products_reached": products,
         "answers_spoken": counters.get("answered", 0),
-        "answers_shown_again": counters.get("quiet_answers", 0),
+        "answers_shown_again": counters.get("quiet_answers", 0) + counters.get("repeat_answers", 0),
         "answers_on_screen": counters.get("screen_answers", 0),
         "triage_dropped": {k: v for k, v in triage["dropped"].items() if v},
         "triage_evicted": {k: v for k, v in triage["evicted"].items() if v},

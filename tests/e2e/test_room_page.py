@@ -475,3 +475,56 @@ def test_the_console_shows_each_live_room_answers_drops_and_latency(
         headers=headers,
         timeout=10,
     )
+
+
+def test_a_page_opened_mid_show_shows_the_card_at_once_and_the_hosts_mouth_follows_the_audio(
+    live_server: LiveServer, audio_page: Page
+) -> None:
+    plan = {**PLAN, "room_id": "e2e-host", "title": "Host room"}
+    headers = {"Authorization": f"Bearer {live_server.key('merchant')}"}
+    response = httpx.post(
+        f"{live_server.url}/v1/merchants/demo/rooms", json=plan, headers=headers, timeout=30
+    )
+    assert response.status_code == 201, response.text
+    ws_url = live_server.url.replace("http://", "ws://") + "/v1/rooms/e2e-host/ws"
+    time.sleep(4.0)  # the show is on: its first card went out before this page existed
+    page = audio_page
+    with Recorder(ws_url) as recorder:
+        page.goto(f"{live_server.url}/room/e2e-host?lang=en")
+        page.wait_for_selector("body[data-ready='true']")
+        expect(page.locator("#product-title")).to_contain_text("卫衣", timeout=5_000)
+        shown = page.evaluate("window.__room.productShownAt")
+        assert shown is not None and shown <= 1000.0, f"the card showed {shown} ms after the page opened"
+        expect(page.locator("#host .host-layer")).to_have_count(8)  # body, 2 eyes, 5 mouths
+        wait_until(
+            page, "window.__room.mouth.filter((m) => m.seq !== null && m.level > 0).length >= 20", 60.0
+        )
+        changes = page.evaluate("window.__room.mouth")
+        events = {e["seq"]: e for e in list(recorder.events) if e.get("audio")}
+        snapshot(page, "room-host")
+    httpx.post(
+        f"{live_server.url}/v1/merchants/demo/rooms/e2e-host/commands",
+        json={"kind": "stop"},
+        headers=headers,
+        timeout=10,
+    )
+    # Each change of mouth shape on the page against the track of the clip it played: the page showed the
+    # shape the track gives for that instant of the audio clock, within 50 ms of the frame the track
+    # starts it at.
+    checked = 0
+    for change in changes:
+        event = events.get(change["seq"])
+        if event is None or change["offset"] is None:
+            continue
+        track = event["audio"]["mouth"]
+        fps, levels = track["fps"], track["levels"]
+        frame = int(change["offset"] * fps + 1e-9)
+        assert frame < len(levels)
+        assert int(levels[frame]) == change["level"]
+        begun = frame
+        while begun > 0 and levels[begun - 1] == levels[frame]:
+            begun -= 1
+        late = change["offset"] - begun / fps
+        assert -1e-6 <= late <= 0.05, (change, late)
+        checked += 1
+    assert checked >= 20

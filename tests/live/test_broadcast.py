@@ -25,6 +25,7 @@ import pytest
 from agent.live.broadcast import Broadcaster, BroadcastStatus, HlsSink, RtmpSink, broadcast_room
 from agent.live.card import card_layout
 from agent.live.events import AudioRef, Cue, OutputEvent
+from agent.live.host import default_host
 from voice import MasterSpec, build_tts, transcode
 from voice.wav import parse_wav
 
@@ -228,6 +229,56 @@ async def test_mp3_clips_last_what_the_room_says_so_the_programme_keeps_the_dire
         ref = AudioRef(clip.audio, "mp3", clip.sample_rate, clip.duration, cues)
         await caster.feed(OutputEvent(ROOM, seq, "say", {"text": clip.text}, ref))
     assert caster.programme.backlog_seconds == pytest.approx(sum(c.duration for c in clips), abs=2e-3)
+
+
+def _mouth_signal(frames: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Per frame, how many pixels of the host's open mouth (its dark inside) show where the mouth moves:
+    zero with the mouth closed, growing as it opens."""
+    left, top, right, bottom = box
+    region = frames[:, top:bottom, left:right].astype(np.int16)
+    r, g, b = region[..., 0], region[..., 1], region[..., 2]
+    dark_red = (abs(r - 92) < 35) & (g < 70) & (b < 80) & (r - g > 30)
+    signal: np.ndarray = dark_red.reshape(len(frames), -1).sum(axis=1)
+    return signal
+
+
+async def test_the_programme_shows_the_host_moving_its_mouth_with_the_voice(tmp_path: Path) -> None:
+    tts = build_tts("espeak", master=MasterSpec(format="mp3"))
+    clip = await tts.synthesize("欢迎来到直播间，今天这款面霜到手价一百九十九元，喜欢的宝宝拍一号链接。")
+    assert clip.mouth, "mastered clips carry their mouth track"
+    cues = tuple(Cue(c.start, c.end, c.text) for c in clip.cues)
+    ref = AudioRef(clip.audio, "mp3", clip.sample_rate, clip.duration, cues, mouth=clip.mouth)
+    sink = HlsSink(tmp_path / "hls", segment_seconds=1)
+    caster = Broadcaster(sink, fps=25, size=SIZE, host=default_host(), room_title="直播间")
+    async with caster:
+        await caster.feed(OutputEvent(ROOM, 1, "product", dict(CARD)))
+        await caster.feed(OutputEvent(ROOM, 2, "say", {"text": clip.text}, ref))
+        await asyncio.sleep(clip.duration + 2.5)
+        box = caster.mouth_box
+    assert box is not None
+    info = _probe(str(sink.playlist_path))
+    video = next(s for s in info["streams"] if s["codec_type"] == "video")
+    assert video["r_frame_rate"] == "25/1"
+    frames = _frames(sink.playlist_path)
+    mouth = _mouth_signal(frames, box)
+    levels = _audio_levels(sink.playlist_path, window=0.04)  # one value per video frame
+    n = min(len(mouth), len(levels))
+    mouth, levels = mouth[:n], levels[:n]
+    speaking = levels > 0.01
+    assert speaking.sum() > 25
+    # The mouth is open while the voice sounds and shut in the silence after it.
+    assert (mouth[speaking] > 0).mean() > 0.6
+    assert (mouth[-20:] == 0).all()
+    # Frame by frame it follows the sound's envelope, best aligned within a frame (40 ms) of the audio.
+    by_lag = {
+        lag: float(
+            np.corrcoef(mouth[max(0, lag) : n + min(0, lag)], levels[max(0, -lag) : n - max(0, lag)])[0, 1]
+        )
+        for lag in range(-3, 4)
+    }
+    best = max(by_lag, key=lambda lag: by_lag[lag])
+    assert by_lag[best] > 0.5, by_lag
+    assert abs(best) <= 1, by_lag
 
 
 async def test_ffmpeg_that_dies_is_restarted_and_reported(tmp_path: Path) -> None:

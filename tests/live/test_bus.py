@@ -269,3 +269,42 @@ async def test_publish_survives_an_unreachable_redis() -> None:
         assert bus.published == 0
     finally:
         await bus.close()
+
+
+def state_event(seq: int, kind: str, room: str = "room-1") -> OutputEvent:
+    data = {"sku": f"SKU-{seq}", "link": seq} if kind == "product" else {"status": "running", "queue": seq}
+    return OutputEvent(room, seq, kind, data, None, ts=1700000000.0 + seq)  # type: ignore[arg-type]
+
+
+async def test_a_late_subscriber_gets_the_current_product_and_state_first() -> None:
+    bus = InProcessBus()
+    await bus.publish(state_event(1, "state"))
+    await bus.publish(state_event(2, "product"))
+    await bus.publish(event(3))  # a sentence: not state, not replayed to a late subscriber
+    await bus.publish(state_event(4, "product"))
+    await bus.publish(state_event(1, "product", room="room-2"))
+    async with bus.subscription("room-1") as sub:
+        await bus.publish(event(5))
+        got = await collect(sub, 3)
+    assert [(e.seq, e.kind) for e in got] == [(1, "state"), (4, "product"), (5, "say")]
+    bus.forget("room-1")
+    async with bus.subscription("room-1") as sub:
+        assert len(sub) == 0
+
+
+@pytest.mark.integration
+async def test_a_process_subscribing_late_gets_the_state_stored_in_redis(redis_url: str, prefix: str) -> None:
+    a = RedisBus(redis_url, channel_prefix=prefix)
+    b = RedisBus(redis_url, channel_prefix=prefix)
+    try:
+        await a.publish(state_event(7, "product"))
+        await a.publish(state_event(8, "state"))
+        await a.publish(event(9))
+        async with b.subscription("room-1") as sub:  # another process, subscribing mid-show
+            await a.publish(event(10))
+            got = await collect(sub, 3)
+        assert [(e.seq, e.kind) for e in got] == [(7, "product"), (8, "state"), (10, "say")]
+        assert got[0].data == {"sku": "SKU-7", "link": 7}
+    finally:
+        await a.close()
+        await b.close()

@@ -81,6 +81,34 @@ def test_no_price_draws_no_price_line() -> None:
     assert _differs(unpriced, background, layout.price) == 0
 
 
+def test_money_as_the_room_sends_it_is_drawn_with_its_amount() -> None:
+    # The product event carries money as text ("¥129"); the card reads the amount, not only numbers.
+    assert format_price("¥129") == "129"
+    assert format_price("¥1,299.00") == "1299"
+    assert format_price("US$12.50") == "12.5"
+    assert format_price("-¥5") is None and format_price("价格待定") is None
+    layout = card_layout(SIZE)
+    as_text = render_card({**CARD, "price": "¥199", "list_price": "¥299"}, None, SIZE)
+    as_number = render_card(CARD, None, SIZE)
+    assert _differs(as_text, as_number, layout.price) == 0
+
+
+def test_the_host_keeps_its_side_free_and_the_room_title_shows() -> None:
+    layout = card_layout(SIZE, (0, 400))
+    assert layout.title[2] <= SIZE[0] - 400 and layout.price[2] <= SIZE[0] - 400
+    assert layout.subtitle == (0, SIZE[1] - 130, SIZE[0], SIZE[1])  # the band still spans the frame
+    long_title = {**CARD, "title": "云朵柔肤保湿面霜 五十毫升 敏感肌可用 温和不刺激 送同款小样"}
+    reserved = render_card(long_title, None, SIZE, reserve=(0, 400))
+    right = (SIZE[0] - 400, 0, SIZE[0], layout.subtitle[1])
+    top_right = (SIZE[0] - 400, 0, SIZE[0], 100)
+    bare = render_card({}, None, SIZE)
+    below_title = (SIZE[0] - 400, 100, SIZE[0], layout.subtitle[1])
+    assert _differs(reserved, bare, below_title) == 0  # nothing drawn where the host stands
+    titled = render_card(long_title, None, SIZE, reserve=(0, 400), room_title="暖禾官方直播间")
+    assert _differs(titled, reserved, top_right) > 200
+    assert _differs(titled, reserved, right) == _differs(titled, reserved, top_right)
+
+
 def test_list_price_is_shown_only_when_higher() -> None:
     layout = card_layout(SIZE)
     higher = render_card(CARD, None, SIZE)
@@ -217,3 +245,14 @@ def test_sinks_validate_and_hide_the_stream_key(tmp_path) -> None:
     assert "append_list" in restarted[restarted.index("-hls_flags") + 1]
     with pytest.raises(ValueError):
         HlsSink(tmp_path, segment_seconds=0)
+
+
+def test_the_programme_says_how_open_the_hosts_mouth_is_at_each_frame() -> None:
+    rate = 1000
+    programme = Programme(rate, linger_s=0.5)
+    # 0.2 s of speech whose track opens the mouth in its second and third frames (25 a second).
+    programme.queue_speech(Speech(bytes(2 * 200), "好", mouth="03400"))
+    programme.read_audio(400)
+    assert [programme.on_air(t / 25).mouth for t in range(5)] == [0, 3, 4, 0, 0]
+    assert programme.on_air(0.3).mouth == 0  # the subtitle lingers after the speech; the mouth is shut
+    assert programme.on_air(0.3).subtitle == "好"

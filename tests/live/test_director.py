@@ -361,7 +361,12 @@ async def test_without_barge_in_an_answer_waits_for_the_sentence_and_the_script_
     time = VirtualTime()
     by_plan = switched_off_by == "plan"
     options = DirectorOptions(idle_poll_s=0.5, barge_in=by_plan)
-    plan = make_plan(f"a-{uuid.uuid4().hex[:8]}", interrupt="sentence_end" if by_plan else "at_pause")
+    # Every answer by voice (a held answer would otherwise go on screen after `airtime.screen_after_s`).
+    plan = make_plan(
+        f"a-{uuid.uuid4().hex[:8]}",
+        interrupt="sentence_end" if by_plan else "at_pause",
+        airtime={"screen_after_s": 0},
+    )
     # Pauses every 0.75 s: with barge-in on, the answer would cut the sentence at 1.5 s.
     room = build_room(
         demo_services, state_store, plan, time, options=options, tts=FixedClipTTS(pause_every=0.75)

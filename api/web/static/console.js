@@ -319,7 +319,7 @@ function renderRooms(rooms) {
     const triage = room.triage ?? {};
     const airtime = room.airtime ?? {};
     const share = typeof airtime.script_share === "number" ? `${Math.round(airtime.script_share * 100)}%` : "–";
-    const answered = `${counters.answered ?? 0} ${t("console.rooms.spoken")} · ${counters.screen_answers ?? 0} ${t("console.rooms.screen")} · ${counters.quiet_answers ?? 0} ${t("console.rooms.repeat")}`;
+    const answered = `${counters.answered ?? 0} ${t("console.rooms.spoken")} · ${counters.screen_answers ?? 0} ${t("console.rooms.screen")} · ${(counters.quiet_answers ?? 0) + (counters.repeat_answers ?? 0)} ${t("console.rooms.repeat")}`;
     const reasons = { ...(triage.dropped ?? {}), ...(triage.evicted ?? {}), ...(room.dropped_by_director ?? {}) };
     const dropped = Object.entries(reasons)
       .filter(([, n]) => n > 0)

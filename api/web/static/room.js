@@ -101,6 +101,7 @@ const room = {
   lastSeq: -1,
   connected: false,
   audio: "off", // on | locked (waiting for a click) | muted | off
+  productShownAt: null, // performance.now() when the first product card showed
 };
 window.__room = room;
 
@@ -364,6 +365,14 @@ class Timeline {
     clearTimeout(timer);
     this.timers.delete(timer);
   }
+
+  /** The clip on air at `now` and how far into it: {slot, offset}, or null between clips. */
+  playing(now) {
+    for (const slot of this.line) {
+      if (AUDIO_KINDS.has(slot.event.kind) && slot.start <= now && now < slot.end) return { slot, offset: now - slot.start };
+    }
+    return null;
+  }
 }
 
 const timeline = new Timeline();
@@ -388,6 +397,91 @@ function endClip(event) {
     speaking = null;
     showSubtitle("");
   }
+}
+
+// -- the host figure ---------------------------------------------------------------------------------
+// Layers from /v1/rooms/<id>/host: the body, open and shut eyes, and mouth shapes stacked in one box. On
+// each animation frame the mouth shows the level the clip on air carries for that instant (its mouth
+// track, computed once on the server and sent with the clip, the same the programme draws), the eyes blink
+// and the figure breathes on the same schedule as the programme's (functions of the timeline's clock).
+
+const host = {
+  info: null,
+  box: null,
+  eyes: { open: null, shut: null },
+  mouths: [],
+  shown: -1,
+  blink: null,
+};
+// What tests read: each change of mouth shape as {t (timeline seconds), level, seq, offset (into its clip)}.
+room.mouth = [];
+
+function mouthLevel(audio, offset) {
+  const track = audio?.mouth;
+  if (!track || typeof track.levels !== "string" || !(track.fps > 0)) return 0;
+  const index = Math.floor(offset * track.fps + 1e-9);
+  return index >= 0 && index < track.levels.length ? Number(track.levels[index]) : 0;
+}
+
+function mouthIndex(level, shapes, levels) {
+  if (level <= 0) return 0;
+  return Math.max(1, Math.min(shapes - 1, Math.round((level * (shapes - 1)) / (levels - 1))));
+}
+
+function eyesClosedAt(t) {
+  return t % 4.3 < 0.12 || t % 11.7 < 0.12;
+}
+
+async function setupHost() {
+  let info;
+  try {
+    const response = await fetch(`/v1/rooms/${encodeURIComponent(roomId)}/host`);
+    if (!response.ok) return;
+    info = await response.json();
+  } catch (error) {
+    reportError("host", error);
+    return;
+  }
+  if (!info?.show) return;
+  host.info = info;
+  const layer = (name, extra = "") =>
+    el("img", { class: `host-layer ${extra}`.trim(), attrs: { src: info.layers[name], alt: "", draggable: "false" } });
+  host.eyes.open = layer("eyes_open");
+  host.eyes.shut = layer("eyes_closed", "hidden-layer");
+  host.mouths = Array.from({ length: info.mouths }, (_, i) => layer(`mouth_${i}`, i === 0 ? "" : "hidden-layer"));
+  host.box = el("div", { class: `room-host host-${info.position}`, attrs: { id: "host", "aria-hidden": "true" } }, [
+    layer("body"),
+    host.eyes.open,
+    host.eyes.shut,
+    ...host.mouths,
+  ]);
+  host.box.style.setProperty("--host-scale", String(info.scale ?? 1));
+  host.box.style.aspectRatio = `${info.size[0]} / ${info.size[1]}`;
+  document.querySelector("main.room").prepend(host.box); // behind the card, bubbles and subtitles
+  host.shown = 0;
+  requestAnimationFrame(animateHost);
+}
+
+function animateHost() {
+  const now = timeline.now();
+  const on = timeline.playing(now);
+  const level = on ? mouthLevel(on.slot.event.audio, on.offset) : 0;
+  const index = mouthIndex(level, host.mouths.length, host.info.mouth_levels ?? 5);
+  if (index !== host.shown) {
+    host.mouths[host.shown]?.classList.add("hidden-layer");
+    host.mouths[index].classList.remove("hidden-layer");
+    host.shown = index;
+    room.mouth.push({ t: now, level, index, seq: on ? on.slot.event.seq : null, offset: on ? on.offset : null });
+    if (room.mouth.length > 2000) room.mouth.splice(0, 1000);
+  }
+  const blink = eyesClosedAt(now);
+  if (blink !== host.blink) {
+    host.eyes.open.classList.toggle("hidden-layer", blink);
+    host.eyes.shut.classList.toggle("hidden-layer", !blink);
+    host.blink = blink;
+  }
+  host.box.style.setProperty("--host-breath", String(Math.sin((now * 2 * Math.PI) / 3.8)));
+  requestAnimationFrame(animateHost);
 }
 
 // -- rendering ---------------------------------------------------------------------------------------
@@ -422,6 +516,7 @@ function stockText(state) {
 }
 
 function showProduct(event) {
+  if (room.productShownAt === null) room.productShownAt = performance.now();
   ui.product.hidden = false;
   ui.productLink.textContent = event.link ? t("link", { n: event.link }) : "";
   ui.productTitle.textContent = event.title ?? event.sku ?? "";
@@ -484,6 +579,11 @@ function handle(message) {
   if (!ROOM_KINDS.has(message.kind) || typeof message.seq !== "number") return;
   if (message.seq <= room.lastSeq) return; // already seen (resume after reconnect)
   room.lastSeq = message.seq;
+  if (message.kind === "product" && timeline.line.length === 0 && !ui.product.dataset.sku) {
+    // A page opened mid-show: the room's current product comes first; it shows at once, not after the
+    // playout buffer (it is also put on the line, where it changes nothing).
+    showProduct(message);
+  }
   if (message.kind === "state") {
     showStatus(message.status ?? "running");
   } else if (message.kind === "answer" && message.spoken === false) {
@@ -593,6 +693,7 @@ async function main() {
   ui.start.textContent = t("start");
   showSubtitle("");
   setupChat();
+  setupHost();
   const running = await timeline.open();
   room.audio = muted ? "muted" : running ? "on" : "locked";
   if (!muted && !running && timeline.ctx !== null) {
