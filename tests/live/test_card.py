@@ -86,7 +86,8 @@ def test_money_as_the_room_sends_it_is_drawn_with_its_amount() -> None:
     assert format_price("¥129") == "129"
     assert format_price("¥1,299.00") == "1299"
     assert format_price("US$12.50") == "12.5"
-    assert format_price("-¥5") is None and format_price("价格待定") is None
+    assert format_price("-¥5") is None
+    assert format_price("价格待定") is None
     layout = card_layout(SIZE)
     as_text = render_card({**CARD, "price": "¥199", "list_price": "¥299"}, None, SIZE)
     as_number = render_card(CARD, None, SIZE)
@@ -95,7 +96,8 @@ def test_money_as_the_room_sends_it_is_drawn_with_its_amount() -> None:
 
 def test_the_host_keeps_its_side_free_and_the_room_title_shows() -> None:
     layout = card_layout(SIZE, (0, 400))
-    assert layout.title[2] <= SIZE[0] - 400 and layout.price[2] <= SIZE[0] - 400
+    assert layout.title[2] <= SIZE[0] - 400
+    assert layout.price[2] <= SIZE[0] - 400
     assert layout.subtitle == (0, SIZE[1] - 130, SIZE[0], SIZE[1])  # the band still spans the frame
     long_title = {**CARD, "title": "云朵柔肤保湿面霜 五十毫升 敏感肌可用 温和不刺激 送同款小样"}
     reserved = render_card(long_title, None, SIZE, reserve=(0, 400))

@@ -34,7 +34,8 @@ def write_set(folder: Path, *, mouths: int = 5, size: tuple[int, int] = (120, 16
 
 def test_the_default_host_has_every_layer_and_its_mouth_shapes_differ() -> None:
     host = default_host()
-    assert host.size == (360, 480) and len(host.mouths) == 5
+    assert host.size == (360, 480)
+    assert len(host.mouths) == 5
     assert all(layer.mode == "RGBA" and layer.size == host.size for layer in (host.body, *host.mouths))
     frames = [host.frame(i, False).tobytes() for i in range(5)]
     assert len(set(frames)) == 5, "every mouth shape draws differently"
@@ -47,7 +48,9 @@ def test_the_default_host_has_every_layer_and_its_mouth_shapes_differ() -> None:
         return int(((a > 200) & (r < 120) & (g < 60) & (b < 70)).sum())
 
     areas = [opening(m) for m in host.mouths]
-    assert areas[0] == 0 and areas[1:] == sorted(areas[1:]) and areas[4] > areas[1]
+    assert areas[0] == 0
+    assert areas[1:] == sorted(areas[1:])
+    assert areas[4] > areas[1]
     assert host.frame(1, False, 0.5).size == (180, 240)
 
 
@@ -63,7 +66,8 @@ def test_mouth_levels_map_onto_any_number_of_shapes() -> None:
 
 def test_a_merchants_layer_set_is_checked_and_every_problem_named(tmp_path: Path) -> None:
     good = load_host_layers(write_set(tmp_path / "good"))
-    assert len(good.mouths) == 5 and good.size == (120, 160)
+    assert len(good.mouths) == 5
+    assert good.size == (120, 160)
     bad = write_set(tmp_path / "bad", mouths=3)
     (bad / "eyes_closed.png").unlink()
     Image.new("RGBA", (50, 50)).save(bad / "eyes_open.png")
@@ -84,7 +88,8 @@ def test_a_merchants_layer_set_is_checked_and_every_problem_named(tmp_path: Path
 def test_sets_are_imported_by_name_and_plans_refer_to_them(tmp_path: Path) -> None:
     library = HostLibrary(tmp_path / "hosts")
     library.import_set("shop", "lily", write_set(tmp_path / "src"))
-    assert library.names("shop") == ["lily"] and library.names("other") == []
+    assert library.names("shop") == ["lily"]
+    assert library.names("other") == []
     assert library.get("shop", "lily").size == (120, 160)
     assert library.get("shop", None) is default_host()
     assert library.png("shop", "lily", "mouth_4").startswith(b"\x89PNG")
@@ -101,7 +106,7 @@ def test_sets_are_imported_by_name_and_plans_refer_to_them(tmp_path: Path) -> No
     (problem,) = plan.validate_against(Catalog(), library)  # type: ignore[arg-type]
     assert problem.startswith("host.layers: merchant 'shop' has no host layer set 'nope'")
     assert "sets: lily" in problem
-    with pytest.raises(PlanError, match="host.layers"):
+    with pytest.raises(PlanError, match=r"host\.layers"):
         RoomPlan.from_data(
             {
                 "room_id": "r",

@@ -386,15 +386,18 @@ def test_room_start_runs_a_plan_in_the_foreground(
     status = json.loads(result.output)
     assert status["status"] == "stopped"
     (answer,) = [a for a in status["recent"]["answers"] if "1号链接" in a["answer"]]
-    assert answer["channel"] == "spoken" and answer["askers"] == 1
+    assert answer["channel"] == "spoken"
+    assert answer["askers"] == 1
     assert status["latency_s"]["spoken"]["n"] == 1
     assert 0 <= status["latency_s"]["spoken"]["p95"] < 6
     assert status["airtime"]["seconds"]["script"] > 0
     result = runner.invoke(app, ["room", "status"])
     assert result.exit_code == 0, result.output
-    assert "r1" in result.output and "r2" in result.output
+    assert "r1" in result.output
+    assert "r2" in result.output
     result = runner.invoke(app, ["room", "status", "nope"])
-    assert result.exit_code == 1 and "no room 'nope'" in result.output
+    assert result.exit_code == 1
+    assert "no room 'nope'" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("room_id: r9\nmerchant: demo\nitems: []\n", encoding="utf-8")
     result = runner.invoke(app, ["room", "start", "--plan", str(bad)])
