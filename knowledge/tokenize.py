@@ -90,6 +90,11 @@ def _segmenter(cache_dir: Path | None = None) -> Any:
     return _jieba
 
 
+def chinese_words(text: str) -> list[str]:
+    """``text`` cut into words by jieba, in order, nothing dropped ("加绒卫衣" → 加绒, 卫衣)."""
+    return [w for w in _segmenter().cut(text, HMM=True) if w]
+
+
 def normalize(text: str) -> str:
     """NFKC (full-width → half-width, compatibility forms) and lower case."""
     return unicodedata.normalize("NFKC", text).lower()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voice.errors import NothingToSay
-from voice.normalize import has_speech, normalize
+from voice.normalize import has_speech, normalize, strip_unspeakable
 from voice.sentences import split_first_phrase, split_sentences
 from voice.types import NEUTRAL, Clip, Prosody, VoiceInfo
 from voice.voicemap import VoiceMap
+
+_SPACE_RUNS = re.compile(r"\s+")
+#: Sentences of display text are cut like the engines cut spoken ones (espeak-ng: 120 characters).
+_DISPLAY_SENTENCE_CHARS = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +115,8 @@ class TTS(ABC):
             NothingToSay: the text has nothing speakable.
             TTSError: the engine failed; the message says which and why.
         """
-        return await self.speak(self.prepare(text, voice, prosody, voices=voices))
+        clip = await self.speak(self.prepare(text, voice, prosody, voices=voices))
+        return with_display_cues(clip, text)
 
     async def speak(self, request: SpeechRequest) -> Clip:
         """Speak an already normalised request (what wrappers call on what they wrap)."""
@@ -164,3 +170,15 @@ class TTS(ABC):
     @abstractmethod
     async def _synthesize(self, request: SpeechRequest) -> Clip:
         """Produce the clip for a normalised request."""
+
+
+def with_display_cues(clip: Clip, text: str) -> Clip:
+    """``clip`` with its cues showing ``text`` as written ("棉80%", "XXL", "40g") instead of the words the
+    engine was given ("棉百分之80", "double extra large"): the text's sentences take the cues' places one
+    for one when they are as many (per-sentence cues, as espeak-ng and the fallback chain give); otherwise
+    (word cues) the spoken words stay."""
+    shown = split_sentences(_SPACE_RUNS.sub(" ", strip_unspeakable(text)).strip(), _DISPLAY_SENTENCE_CHARS)
+    if not clip.cues or len(shown) != len(clip.cues):
+        return clip
+    cues = tuple(replace(cue, text=sentence) for cue, sentence in zip(clip.cues, shown, strict=True))
+    return replace(clip, cues=cues)

@@ -348,7 +348,8 @@ def render_card(
         if shown:
             draw.text((right, (top + bottom) / 2), shown[0], font=room_font, fill=MUTED, anchor="rm")
 
-    title = str(card.get("title") or "").strip()
+    # The short spoken name ("暖禾加绒卫衣") when the room sends one, the listing title otherwise.
+    title = str(card.get("name") or card.get("title") or "").strip()
     if card:
         box = layout.image
         photo = _product_image(str(card.get("image") or ""), box[2] - box[0])

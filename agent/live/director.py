@@ -74,7 +74,7 @@ from agent.live.ports import (
 )
 from agent.live.state import RoomStateStore, RoomStatus
 from agent.live.timeline import advance, conversation_id, product_card, sentence_at, settle, to_audio
-from voice import Clip, clip_from
+from voice import Clip, Prosody, clip_from
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +249,8 @@ class Director:
         self._owner = owner
         self._links = plan.link_map()
         self._voice = plan.voice or plan.language
+        rate = round((float(getattr(plan, "speech_rate", 1.0)) - 1.0) * 100)
+        self._prosody = Prosody(rate=f"{rate:+d}%")
         self._ops: deque[_Op] = deque()
         self._acks: deque[str] = deque(maxlen=self.options.max_pending_acks)
         self._wake = asyncio.Event()
@@ -1029,7 +1031,7 @@ class Director:
 
     async def _synthesize(self, text: str) -> Clip | None:
         try:
-            return await self._tts.synthesize(text, voice=self._voice)
+            return await self._tts.synthesize(text, voice=self._voice, prosody=self._prosody)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # AllEnginesFailed, NothingToSay, an engine bug: subtitles only

@@ -180,6 +180,8 @@ class RoomPlan(BaseModel):
     title: str = ""
     language: Literal["zh", "en"] = "zh"
     voice: str | None = None
+    #: The host's speaking rate against the engine's default (espeak-ng Mandarin: 5.4 characters a second).
+    speech_rate: float = Field(default=1.0, ge=0.5, le=2.0)
     loop: bool = True
     items: list[PlanItem] = Field(min_length=1)
     fillers: list[str] = Field(default_factory=list)

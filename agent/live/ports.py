@@ -15,7 +15,7 @@ from agent.conversations import Channel
 from agent.focus import RoomContext
 from agent.live.events import OutputEvent
 from knowledge.models import Product
-from voice import Clip
+from voice import Clip, Prosody
 
 Sleep = Callable[[float], Awaitable[None]]
 #: Waits until the event is set (True, the event is cleared) or the seconds pass (False).
@@ -153,7 +153,9 @@ class PipelineLike(Protocol):
 
 
 class SpeechLike(Protocol):
-    async def synthesize(self, text: str, voice: str | None = None) -> Clip: ...
+    async def synthesize(
+        self, text: str, voice: str | None = None, prosody: Prosody | None = None
+    ) -> Clip: ...
 
 
 class BusLike(Protocol):

@@ -19,14 +19,19 @@ Compliance is strict here: unlike an answer to a shopper's question, a script li
 spoken unprompted, so claims the catalog itself states (the medical or certification words an answer may
 repeat, see `agent.guard.catalog_claims`) are not exempt.
 
-Sold out: a product whose stock is zero keeps its hook, intro and selling points, and its call to
-action becomes "sold out, have a look at the other links"; specs and price are not presented and
-pinned price/call-to-action lines are not used. No price in the catalog: the price segment sends
-viewers to the link.
+Sold out: a product whose stock is zero gets one honest line ("3号链接暖禾加绒卫衣已经售罄了，大家可以看看
+其他链接。") and the show moves on; none of its pinned lines are used. No price in the catalog: the price
+segment sends viewers to the link. Products are named by their short spoken name (`spoken_name`: brand
+and core noun), not their listing title; a promise ("价格一会儿告诉大家") is made only when the price follows
+in the product's own presentation; a selling point or description naming a sold-out variant is left out.
+
+A product priced in another currency than a Chinese room's yuan is refused with the reason
+(`Script.problems`): the room would otherwise read out dollars. (An English room takes any currency.)
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -46,8 +51,8 @@ from knowledge.models import Product
 ZH_MAX_CHARS = 40
 EN_MAX_WORDS = 25
 
-#: Segments kept for a product that is sold out (its call to action says so).
-_SOLD_OUT_KEEPS: tuple[SegmentKind, ...] = ("hook", "intro", "selling_points")
+#: Segments kept for a product that is sold out: none but the one line of its call to action.
+_SOLD_OUT_KEEPS: tuple[SegmentKind, ...] = ()
 
 #: An optional rewrite of a template line (e.g. by an LLM): (line, language, product) -> new line or None.
 LineRewriter = Callable[[str, Lang, Product], str | None]
@@ -243,6 +248,11 @@ class ScriptBuilder:
                 )
                 items.append(ScriptItem(plan_item.link, plan_item.sku, []))
                 continue
+            refused = _refusal(product, lang)
+            if refused is not None:
+                problems.append(f"items.{index} (link {plan_item.link}): {plan_item.sku}: {refused}")
+                items.append(ScriptItem(plan_item.link, plan_item.sku, [], product))
+                continue
             products.append(product)
             composer = _Composer(
                 plan_item, product, lang, plan.variant_seed, loop_index, self._rewriter, words, self._claims
@@ -254,6 +264,17 @@ class ScriptBuilder:
         return Script(
             plan.room_id, plan.merchant, lang, loop_index, items, fillers, findings, problems, notes
         )
+
+
+def _refusal(product: Product, lang: Lang) -> str | None:
+    """Why a product cannot be presented in a room of ``lang``, or None."""
+    currency = product.currency.upper()
+    if lang == "zh" and product.price is not None and currency not in _CNY:
+        return (
+            f"priced in {currency}, but a Chinese room says prices in yuan: give the product a CNY price "
+            "or present it in an English room"
+        )
+    return None
 
 
 def _checked_fillers(
@@ -326,7 +347,14 @@ class _Composer:
         self.lang: Lang = lang
         self.link = plan_item.link
         self.rewriter = rewriter
-        self.templates = ProductLines(product, lang, link=plan_item.link, seed=seed, loop_index=loop_index)
+        self.templates = ProductLines(
+            product,
+            lang,
+            link=plan_item.link,
+            seed=seed,
+            loop_index=loop_index,
+            price_follows="price_offer" in plan_item.segment_kinds(),
+        )
         self.sold_out = self.templates.sold_out
         self.evidence = Evidence(product=product, extra_numbers={Decimal(plan_item.link)}, words=words)
         self.findings: list[ScriptFinding] = []
@@ -342,13 +370,38 @@ class _Composer:
                 self.notes.append(
                     f"link {self.link} {self.product.sku}: sold out, pinned {', '.join(skipped)} lines not used"
                 )
-        segments: list[ScriptSegment] = []
+        drafted: list[tuple[SegmentKind, list[str], int]] = []
         for kind in kinds:
             pinned = [] if self.sold_out and kind not in _SOLD_OUT_KEEPS else self._pinned(kind)
             sentences = pinned or self._finish(self.templates.segment(kind))
-            if sentences:
-                segments.append(ScriptSegment(kind, sentences, pinned=len(pinned)))
+            drafted.append((kind, sentences, len(pinned)))
+        segments = [
+            ScriptSegment(kind, sentences, pinned=pinned)
+            for kind, sentences, pinned in self._within_budget(_without_repeats(drafted))
+            if sentences
+        ]
         return ScriptItem(self.link, self.product.sku, segments, self.product, self.sold_out)
+
+    def _within_budget(
+        self, drafted: list[tuple[SegmentKind, list[str], int]]
+    ) -> list[tuple[SegmentKind, list[str], int]]:
+        """Generated lines dropped, least needed first, until the product's presentation fits
+        `BUDGET_S` at the host's pace; the merchant's pinned lines and each segment's first line stay."""
+        out = [(kind, list(lines), pinned) for kind, lines, pinned in drafted]
+
+        def seconds() -> float:
+            return sum(line_seconds(line, self.lang) for _kind, lines, _p in out for line in lines)
+
+        for kind in _TRIM_ORDER:
+            for index, (k, lines, pinned) in enumerate(out):
+                if k != kind or pinned:
+                    continue
+                while len(lines) > 1 and seconds() > BUDGET_S:
+                    lines.pop()
+                out[index] = (k, lines, pinned)
+            if seconds() <= BUDGET_S:
+                break
+        return out
 
     def _pinned(self, kind: SegmentKind) -> list[str]:
         accepted: list[str] = []
@@ -409,6 +462,68 @@ class _Composer:
 
 
 _LATIN_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+%'-]*")
+
+#: A product's presentation fits this many seconds at the host's pace (`line_seconds`).
+BUDGET_S = 42.0
+#: The host's pace: Chinese characters (a Latin word counting 2) or English words a second, as the
+#: offline voice speaks at rate 1.0 with the pauses of punctuation (measured: 5.4 and 2.6).
+ZH_UNITS_PER_S = 5.4
+EN_WORDS_PER_S = 2.6
+#: Segments whose generated lines go first when a presentation is too long: the second description
+#: sentence before the third selling point, the specs before the price's variant lines.
+_TRIM_ORDER: tuple[SegmentKind, ...] = (
+    "intro",
+    "specs",
+    "selling_points",
+    "price_offer",
+    "call_to_action",
+    "hook",
+)
+_BIGRAMS_OF = re.compile(r"[\u4e00-\u9fff]|[A-Za-z0-9]+")
+
+
+def line_seconds(text: str, lang: Lang) -> float:
+    """About how long the host takes to say ``text`` (at speech rate 1.0)."""
+    return line_size(text, lang) / (EN_WORDS_PER_S if lang == "en" else ZH_UNITS_PER_S)
+
+
+def _grams(text: str) -> set[str]:
+    tokens = _BIGRAMS_OF.findall(text.lower())
+    return {a + b for a, b in itertools.pairwise(tokens)} or set(tokens)
+
+
+def _without_repeats(
+    drafted: list[tuple[SegmentKind, list[str], int]],
+) -> list[tuple[SegmentKind, list[str], int]]:
+    """A generated line that mostly says again what another line of the product says (60% of its word
+    pairs) is left out: the description, the selling points and the specs often repeat each other. The
+    factual segments keep their lines first (price, specs, call to action, hook), then the selling points,
+    then the description; the merchant's pinned lines always stay."""
+    said: list[set[str]] = []
+    keep: dict[tuple[int, int], bool] = {}
+    for index in sorted(range(len(drafted)), key=lambda i: _REPEAT_PRIORITY.index(drafted[i][0])):
+        kind, lines, pinned = drafted[index]
+        for number, line in enumerate(lines):
+            grams = _grams(line)
+            repeated = bool(grams) and any(len(grams & earlier) >= 0.6 * len(grams) for earlier in said)
+            essential = number < pinned or (number == 0 and kind in ("price_offer", "call_to_action", "hook"))
+            keep[(index, number)] = essential or not repeated
+            if keep[(index, number)]:
+                said.append(grams)
+    return [
+        (kind, [line for number, line in enumerate(lines) if keep[(index, number)]], pinned)
+        for index, (kind, lines, pinned) in enumerate(drafted)
+    ]
+
+
+_REPEAT_PRIORITY: tuple[SegmentKind, ...] = (
+    "price_offer",
+    "specs",
+    "call_to_action",
+    "hook",
+    "selling_points",
+    "intro",
+)
 
 
 def line_size(text: str, lang: Lang) -> int:

@@ -12,6 +12,7 @@ makes a claim of its own: no superlative, no ranking, no urgency the catalog doe
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Sequence
 from decimal import Decimal
@@ -23,6 +24,7 @@ from agent.textnorm import detect_language
 from agent.variants import available_values, option_values
 from agent.writers.default import money
 from knowledge.models import Product
+from knowledge.tokenize import chinese_words
 
 Lang = Literal["zh", "en"]
 SegmentName = Literal["hook", "intro", "selling_points", "specs", "price_offer", "call_to_action"]
@@ -38,8 +40,13 @@ TEMPLATES: dict[Lang, dict[str, tuple[str, ...]]] = {
         ),
         "hook.promo": (
             "这款现在有优惠价，先别走开。",
+            "这款现在有活动价，喜欢的别走开。",
+            "这款现在有优惠。",
+        ),
+        # Said only when the price follows in this product's presentation (a promise that is kept).
+        "hook.promo_later": (
             "这款现在有活动价，价格一会儿告诉大家。",
-            "这款现在有优惠，往下听。",
+            "这款现在有优惠，价格马上说。",
         ),
         "intro.brand_leaf": (
             "这款是{brand}家的{leaf}。",
@@ -63,9 +70,11 @@ TEMPLATES: dict[Lang, dict[str, tuple[str, ...]]] = {
         ),
         "points.next": (
             "还有，{point}。",
+            "{point}。",
             "另外，{point}。",
+            "{point}，这一点大家可以留意一下。",
             "再一个，{point}。",
-            "而且，{point}。",
+            "而且{point}。",
         ),
         "points.foreign": (
             "这款的卖点详情页里都写着，大家点开{link}号链接看看。",
@@ -83,11 +92,11 @@ TEMPLATES: dict[Lang, dict[str, tuple[str, ...]]] = {
             "{values}暂时断货了。",
         ),
         "specs.attribute": (
-            "{key}：{value}。",
-            "说一下{key}，{value}。",
-            "{key}这块，{value}。",
+            "这款的{key}是{value}。",
+            "说一下{key}，它是{value}。",
+            "{key}的话，是{value}。",
         ),
-        "specs.question_attribute": ("{key}：{value}。",),
+        "specs.question_attribute": ("{key}？{value}。",),
         "specs.foreign": (
             "详细参数可以点开{link}号链接看看。",
             "具体参数在{link}号链接的详情页里。",
@@ -135,9 +144,9 @@ TEMPLATES: dict[Lang, dict[str, tuple[str, ...]]] = {
             "{link}号链接，大家点开看看。",
         ),
         "cta.sold_out": (
-            "这款已经售罄了，大家可以看看其他链接。",
-            "这款暂时卖完了，可以先看看其他链接。",
-            "{link}号链接已售罄，大家看看别的链接。",
+            "{link}号链接{title}已经售罄了，大家可以看看其他链接。",
+            "{title}暂时卖完了，{link}号链接先不推荐，大家看看其他链接。",
+            "{link}号链接{title}已售罄，大家看看别的链接。",
         ),
     },
     "en": {
@@ -149,8 +158,12 @@ TEMPLATES: dict[Lang, dict[str, tuple[str, ...]]] = {
         ),
         "hook.promo": (
             "There's a deal on this one right now, so stay with me.",
+            "This one is on offer right now.",
+            "It's on promotion right now.",
+        ),
+        "hook.promo_later": (
             "This one is on offer right now; the price is coming up.",
-            "It's on promotion right now, details in a moment.",
+            "It's on promotion right now, price in a moment.",
         ),
         "intro.brand_leaf": (
             "This one comes from {brand}.",
@@ -174,7 +187,9 @@ TEMPLATES: dict[Lang, dict[str, tuple[str, ...]]] = {
         ),
         "points.next": (
             "Also: {point}.",
+            "{point}.",
             "Plus: {point}.",
+            "{point}, which is worth knowing.",
             "On top of that: {point}.",
             "And another thing: {point}.",
         ),
@@ -194,9 +209,9 @@ TEMPLATES: dict[Lang, dict[str, tuple[str, ...]]] = {
             "We're out of {values} for now.",
         ),
         "specs.attribute": (
-            "{key}: {value}.",
-            "About the {key_lower}: {value}.",
-            "{key}? {value}.",
+            "The {key_lower} is {value}.",
+            "About the {key_lower}: it's {value}.",
+            "As for the {key_lower}, {value}.",
         ),
         "specs.question_attribute": ("{key}: {value}.",),
         "specs.foreign": (
@@ -246,9 +261,9 @@ TEMPLATES: dict[Lang, dict[str, tuple[str, ...]]] = {
             "Have a look at link {link}.",
         ),
         "cta.sold_out": (
-            "This one is sold out right now; have a look at the other links.",
-            "Link {link} is sold out, so check out the other links.",
-            "It's sold out for now; the other links are still open.",
+            "{title} on link {link} is sold out right now; have a look at the other links.",
+            "Link {link}, {title}, is sold out, so check out the other links.",
+            "Link {link} ({title}) is sold out for now; the other links are still open.",
         ),
     },
 }
@@ -295,13 +310,37 @@ class ProductLines:
         loop_index: the loop being built; it shifts every slot to its next variant.
     """
 
-    def __init__(self, product: Product, lang: Lang, *, link: int, seed: int, loop_index: int) -> None:
+    def __init__(
+        self,
+        product: Product,
+        lang: Lang,
+        *,
+        link: int,
+        seed: int,
+        loop_index: int,
+        price_follows: bool = True,
+    ) -> None:
         self.product = product
         self.lang: Lang = lang
         self.link = link
         self.seed = seed
         self.loop = loop_index
         self.sold_out = stock_state(product.total_stock()) == "sold_out"
+        #: Whether this product's presentation goes on to say its price (a promise may point to it).
+        self.price_follows = price_follows and product.price is not None
+        self._used: dict[str, set[int]] = {}  # variants of each slot already said for this product
+        available = {v for values in available_values(product).values() for v in values}
+        # The words of sold-out option values ("M05 豆沙" → "M05", "豆沙"): a line naming one is no reason to buy.
+        self._sold_words = sorted(
+            {
+                word
+                for values in option_values(product).values()
+                for v in values
+                if v not in available
+                for word in v.split()
+                if len(word) >= 2
+            }
+        )
 
     def segment(self, kind: SegmentName) -> list[str]:
         """The lines of one segment (for a sold-out product, call_to_action says it is sold out)."""
@@ -325,17 +364,27 @@ class ProductLines:
         """
         variants = TEMPLATES[self.lang][slot]
         base = zlib.crc32(f"{self.seed}:{self.link}:{slot}".encode())
-        template = variants[(base + self.loop + offset) % len(variants)]
-        return [s for s in template.format(link=self.link, **values).split("\n") if s]
+        used = self._used.setdefault(slot, set())
+        index = (base + self.loop + offset) % len(variants)
+        if len(used) < len(variants):  # no variant twice within one product while others are left
+            while index in used:
+                index = (index + 1) % len(variants)
+        used.add(index)
+        template = variants[index]
+        lines = [s for s in template.format(link=self.link, **values).split("\n") if s]
+        return [line[:1].upper() + line[1:] for line in lines] if self.lang == "en" else lines
 
     def same_language(self, text: str) -> bool:
         return detect_language(text, default=self.lang) == self.lang
 
     def title(self) -> str:
-        title = self.product.title.strip()
-        if self.same_language(title):
-            return title
-        return f"「{title}」" if self.lang == "zh" else f'"{title}"'
+        """What the host calls the product: its short spoken name (`spoken_name`), not the listing title."""
+        return spoken_name(self.product, self.lang)
+
+    def mentions_sold_out(self, text: str) -> bool:
+        """Whether ``text`` names a sold-out option value (or a word of one: "豆沙" of "M05 豆沙"); such a
+        selling point or description line is never said (a sold-out variant is no reason to buy)."""
+        return any(word in text for word in self._sold_words)
 
     def amount(self, value: Decimal) -> str:
         if self.lang == "zh" and self.product.currency.upper() in _CNY:
@@ -364,7 +413,7 @@ class ProductLines:
             and product.list_price > product.price
         )
         if on_offer and not self.sold_out:
-            lines += self.pick("hook.promo")
+            lines += self.pick("hook.promo_later" if self.price_follows else "hook.promo")
         return lines
 
     def _intro(self) -> list[str]:
@@ -382,12 +431,12 @@ class ProductLines:
             lines = []
         description = self.product.description
         sentences = [description[a:b].strip() for a, b in split_sentences(description)]
-        lines += [s for s in sentences if s and self.same_language(s)][:2]
+        lines += [s for s in sentences if s and self.same_language(s) and not self.mentions_sold_out(s)][:2]
         return lines
 
     def _points(self) -> list[str]:
         points = [_bare(p) for p in self.product.selling_points if p.strip() and self.same_language(p)]
-        points = [p for p in points if p]
+        points = [p for p in points if p and not self.mentions_sold_out(p)]
         if not points:
             return self.pick("points.foreign") if self.product.selling_points else []
         start = self.loop % len(points)
@@ -465,7 +514,7 @@ class ProductLines:
 
     def _call_to_action(self) -> list[str]:
         if self.sold_out:
-            return self.pick("cta.sold_out")
+            return self.pick("cta.sold_out", title=self.title())
         if self.product.price is None:
             return self.pick("cta.no_price")
         lines = self.pick("cta.buy")
@@ -475,9 +524,101 @@ class ProductLines:
         return lines
 
 
+_BRACKETED = re.compile(r"[【\[（(「『《<][^】\]）)」』》>]*[】\]）)」』》>]")
+_SPEC_TOKEN = re.compile(
+    r"\d+(?:\.\d+)?\s*(?:ml|mL|ML|g|kg|KG|cm|mm|m|L|l|寸|英寸|片|支|只|件|个|瓶|盒|袋|包|W|mAh|GB|TB|码|cm)?"
+    r"|20\d\d年?|[A-Za-z]*\d+[A-Za-z]*"
+)
+#: Listing words a host does not say when naming a product (season, fashion and shop words).
+_LISTING_WORDS_ZH = (
+    "新款", "秋冬", "春夏", "春秋", "冬季", "夏季", "秋季", "春季", "男女同款", "情侣款", "男女", "官方", "旗舰店",
+    "正品", "爆款", "网红", "同款", "现货", "包邮", "特价", "限量", "款式", "时尚", "百搭", "韩版", "ins",
+)  # fmt: skip
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+
+
+def spoken_name(product: Product, lang: Lang) -> str:
+    """The product's short spoken name: brand and core noun ("暖禾加绒卫衣"), not the listing title
+    ("暖禾2024新款秋冬加绒卫衣男女同款宽松【送袜子】"): brackets, specs, years and listing words go, the
+    category's noun is kept with up to two characters before it. A title in the other language is not read
+    out: the brand and the category's noun stand in, or "this one" ("这款")."""
+    title = product.title.strip()
+    brand = product.brand.strip()
+    leaf = product.category.split("/")[-1].strip() if product.category else ""
+    if lang == "zh":
+        return _spoken_name_zh(title, brand, leaf)
+    return _spoken_name_en(title, brand, leaf)
+
+
+def _spoken_name_zh(title: str, brand: str, leaf: str) -> str:
+    han_leaf = leaf if _HAN_RUN.fullmatch(leaf or "-") else ""
+    cleaned = _SPEC_TOKEN.sub(" ", _BRACKETED.sub(" ", title))
+    for word in _LISTING_WORDS_ZH:
+        cleaned = cleaned.replace(word, " ")
+    said_brand = brand if brand and (_HAN_RUN.search(brand) or brand in title) else ""
+    if said_brand:
+        cleaned = cleaned.replace(said_brand, " ")
+    runs = _HAN_RUN.findall(cleaned)
+    core = ""
+    for run in reversed(runs):
+        at = run.rfind(han_leaf) if han_leaf else -1
+        if at >= 0:
+            core = _core_noun(run, at, at + len(han_leaf))
+            break
+    if not core and runs:
+        run = max(runs, key=len)
+        last = chinese_words(run)[-1]
+        core = _core_noun(run, len(run) - len(last), len(run))
+    if not core:
+        core = han_leaf
+    if not core:
+        return f"{said_brand}这款" if said_brand else "这款"
+    name = f"{said_brand}{core}" if said_brand and not core.startswith(said_brand) else core
+    return name if len(name) <= 12 else core
+
+
+_NEGATIONS = ("非", "无", "不", "免")
+
+
+def _core_noun(run: str, start: int, end: int) -> str:
+    """The noun at ``run[start:end]`` widened to whole words (jieba's): to the end of the word it ends in
+    ("收纳" in "收纳箱"), with the words just before it up to three characters ("加绒卫衣", "水感防晒"), and
+    a negation before those kept ("非油炸", "不粘")."""
+    bounds: list[tuple[int, int]] = []
+    at = 0
+    for word in chinese_words(run):
+        bounds.append((at, at + len(word)))
+        at += len(word)
+    start = next((a for a, b in bounds if a <= start < b), start)
+    end = next((b for a, b in bounds if a < end <= b), end)
+    after = [(a, b) for a, b in bounds if a >= end]
+    if after and after[0][1] - after[0][0] == 1:  # a one-character word finishing the noun ("收纳" "箱")
+        end = after[0][1]
+    before = [(a, b) for a, b in bounds if b <= start]
+    begin = start
+    while before and start - before[-1][0] <= 3:
+        begin = before.pop()[0]
+        if start - begin >= 2:
+            break
+    if before and run[before[-1][0] : before[-1][1]] in _NEGATIONS:
+        begin = before[-1][0]
+    return run[begin:end]
+
+
+def _spoken_name_en(title: str, brand: str, leaf: str) -> str:
+    latin_title = not _HAN_RUN.search(title)
+    if latin_title:
+        words = _SPEC_TOKEN.sub(" ", _BRACKETED.sub(" ", title)).replace(",", " ").split()
+        return " ".join(words[:5]) if words else "this one"
+    latin_leaf = leaf if leaf and not _HAN_RUN.search(leaf) else ""
+    latin_brand = brand if brand and not _HAN_RUN.search(brand) else ""
+    name = " ".join(p for p in (latin_brand, latin_leaf.lower()) if p)
+    return name or "this one"
+
+
 def _bare(text: str) -> str:
     """Catalog text without trailing punctuation, ready to go into a template."""
     return text.strip().rstrip("。.！!；;，,、 ")
 
 
-__all__ = ["OPTION_NAMES", "TEMPLATES", "Lang", "ProductLines", "SegmentName"]
+__all__ = ["OPTION_NAMES", "TEMPLATES", "Lang", "ProductLines", "SegmentName", "spoken_name"]

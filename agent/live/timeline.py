@@ -16,6 +16,7 @@ from agent.db import ID_CHARS
 from agent.evidence import stock_state
 from agent.live.events import AudioRef, Cue, Position
 from agent.live.ports import ScriptItemLike, ScriptLike
+from agent.live.templates import spoken_name
 from agent.writers.default import money
 from knowledge.models import Product
 from voice import Clip
@@ -80,6 +81,7 @@ def product_card(item: ScriptItemLike, product: Product | None, language: str) -
     if product is not None:
         data.update(
             title=product.title,
+            name=spoken_name(product, "en" if language == "en" else "zh"),
             price=money(product.price, product.currency) if product.price is not None else None,
             currency=product.currency,
             list_price=money(product.list_price, product.currency)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -38,6 +41,14 @@ def script_command(
         typer.Option("--loop", "-l", min=0, help="Which loop to build (each loop is worded differently)."),
     ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")] = False,
+    review: Annotated[
+        bool,
+        typer.Option(
+            "--review",
+            help="Speak every line with the offline voice at the plan's rate and report, per product, its "
+            "spoken seconds (budget 45 s), repeated lines and repeated openings.",
+        ),
+    ] = False,
 ) -> None:
     """Print a room's plan and the script the anchor will speak, sentence by sentence.
 
@@ -66,13 +77,79 @@ def script_command(
         ).build(plan, loop_index=loop)
     finally:
         services.close()
+    reviewed = asyncio.run(review_script(plan, script)) if review else None
     if as_json:
         payload: dict[str, Any] = {"plan": plan.model_dump(mode="json"), "script": script.to_dict()}
+        if reviewed is not None:
+            payload["review"] = reviewed
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     else:
         _print_script(plan, script)
-    if script.findings or script.problems:
+        if reviewed is not None:
+            _print_review(reviewed)
+    over = reviewed is not None and any(r["over_budget"] or r["repeated_lines"] for r in reviewed)
+    if script.findings or script.problems or over:
         raise typer.Exit(1)
+
+
+#: A product's presentation should fit in this many seconds at the room's rate (issue 16).
+BUDGET_S = 45.0
+
+
+async def review_script(plan: RoomPlan, script: Script) -> list[dict[str, Any]]:
+    """Per product: spoken seconds (each line said by the offline voice at the plan's rate), lines,
+    lines said twice, and openings ("另外，", "Plus:") used more than once."""
+    from voice import Prosody, build_tts
+
+    tts = build_tts("espeak", cache_dir=None)
+    prosody = Prosody(rate=f"{round((plan.speech_rate - 1.0) * 100):+d}%")
+    voice = plan.voice or plan.language
+    out: list[dict[str, Any]] = []
+    for item in script.items:
+        lines = [sentence for segment in item.segments for sentence in segment.sentences]
+        seconds = 0.0
+        for line in lines:
+            seconds += (await tts.synthesize(line, voice=voice, prosody=prosody)).duration
+        counts = Counter(lines)
+        openings = Counter(_opening(line) for line in lines)
+        out.append(
+            {
+                "link": item.link,
+                "sku": item.sku,
+                "lines": len(lines),
+                "seconds": round(seconds, 1),
+                "over_budget": seconds > BUDGET_S,
+                "repeated_lines": sorted(line for line, n in counts.items() if n > 1),
+                "repeated_openings": sorted(o for o, n in openings.items() if o and n > 1),
+            }
+        )
+    return out
+
+
+_OPENING = re.compile(r"^([^，,：:。.!！?？]{1,6})[，,：:]")
+
+
+def _opening(line: str) -> str:
+    """The connector a line opens with ("另外", "Plus"), or "" when it opens with its content."""
+    found = _OPENING.match(line)
+    return found.group(1) if found else ""
+
+
+def _print_review(reviewed: list[dict[str, Any]]) -> None:
+    table = Table(title=f"review (offline voice at the plan's rate; budget {BUDGET_S:g} s a product)")
+    for column in ("link", "sku", "lines", "seconds", "repeated lines", "repeated openings"):
+        table.add_column(column, justify="right" if column in ("link", "lines", "seconds") else "left")
+    for row in reviewed:
+        seconds = f"[red]{row['seconds']}[/]" if row["over_budget"] else str(row["seconds"])
+        table.add_row(
+            str(row["link"]),
+            escape(row["sku"]),
+            str(row["lines"]),
+            seconds,
+            escape("; ".join(row["repeated_lines"])) or "–",
+            escape("、".join(row["repeated_openings"])) or "–",
+        )
+    _console.print(table)
 
 
 def _print_script(plan: RoomPlan, script: Script) -> None:
@@ -119,6 +196,6 @@ def _print_script(plan: RoomPlan, script: Script) -> None:
     total = sum(1 for _ in script.lines())
     _console.print(
         f"{len(script.items)} products, {total} sentences, {len(script.findings)} rejected lines, "
-        f"{len(script.problems)} unknown skus",
+        f"{len(script.problems)} problems (unknown or refused products)",
         highlight=False,
     )

@@ -15,7 +15,7 @@ import pytest
 from agent.live.events import OutputEvent
 from api.services import Services
 from api.settings import Settings
-from voice import AllEnginesFailed, Clip, Cue
+from voice import AllEnginesFailed, Clip, Cue, Prosody
 from voice.wav import Pcm, build_wav
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +95,7 @@ class FixedClipTTS:
     def duration(self, text: str) -> float:
         return self.base + self.per_char * len(text)
 
-    async def synthesize(self, text: str, voice: str | None = None) -> Clip:
+    async def synthesize(self, text: str, voice: str | None = None, prosody: Prosody | None = None) -> Clip:
         self.calls.append((text, voice))
         if self.fail is not None and self.fail(text):
             raise AllEnginesFailed(text, [("edge", "403 on handshake"), ("espeak", "not installed")])

@@ -27,7 +27,7 @@ from agent.live.triage import ChatTriage, TriageOptions
 from api.services import Services
 from knowledge.store import create_engine_for
 from tests.live.director_support import FixedClipTTS, RecordingBus, VirtualTime, demo_services
-from voice import Clip, build_tts
+from voice import Clip, Prosody, build_tts
 
 pytestmark = pytest.mark.unit
 
@@ -614,8 +614,10 @@ async def test_a_rest_that_cannot_be_cut_from_the_audio_is_said_whole_and_a_skip
     demo_services: Services, state_store: RoomStateStore
 ) -> None:
     class UndecodableTTS(FixedClipTTS):
-        async def synthesize(self, text: str, voice: str | None = None) -> Clip:
-            clip = await super().synthesize(text, voice)
+        async def synthesize(
+            self, text: str, voice: str | None = None, prosody: Prosody | None = None
+        ) -> Clip:
+            clip = await super().synthesize(text, voice, prosody)
             return dataclasses.replace(clip, audio=b"not audio at all")
 
     room = await asked_at_one_second(

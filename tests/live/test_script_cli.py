@@ -39,7 +39,7 @@ def test_demo_plan_prints_every_sentence_and_exits_clean(catalog: Settings) -> N
     assert "(pinned)" in result.output
     assert "fillers" in result.output
     assert "8 products" in result.output
-    assert "0 rejected lines, 0 unknown skus" in result.output
+    assert "0 rejected lines, 0 problems" in result.output
 
 
 def test_json_output_and_loops(catalog: Settings) -> None:
@@ -101,3 +101,22 @@ def test_unknown_sku_and_unusable_plan(catalog: Settings, tmp_path: Path) -> Non
     assert result.exit_code == 2
     assert "link 1 is used twice" in result.output
     assert "Traceback" not in result.output
+
+
+def test_review_speaks_each_product_within_its_budget_without_repeats(catalog: Settings) -> None:
+    result = runner.invoke(app, ["script", "--room", str(DEMO_PLAN), "--review", "--json"])
+    assert result.exit_code == 0, result.output
+    review = json.loads(result.output)["review"]
+    assert [row["link"] for row in review] == list(range(1, 9))
+    for row in review:
+        assert 0 < row["seconds"] <= 45.0, row
+        assert row["repeated_lines"] == []
+        assert row["repeated_openings"] == []
+    sold_out = next(row for row in review if row["sku"] == "ZH-AP-005")
+    assert sold_out["lines"] == 1
+    slow = DEMO_PLAN.read_text(encoding="utf-8").replace("loop: true", "loop: true\nspeech_rate: 0.6")
+    plan = catalog.data_dir / "slow.yaml"
+    plan.write_text(slow, encoding="utf-8")
+    result = runner.invoke(app, ["script", "--room", str(plan), "--review"])
+    assert result.exit_code == 1, result.output  # at 0.6× the longest products run over 45 s
+    assert "budget 45 s" in result.output

@@ -33,8 +33,8 @@ async def test_real_synthesis_in_both_languages(text: str, voice: str) -> None:
     assert clip.cues[0].start == 0.0
     assert all(a.end == pytest.approx(b.start) for a, b in zip(clip.cues, clip.cues[1:], strict=False))
     assert clip.cues[-1].end == pytest.approx(clip.duration, abs=0.002)
-    assert "$" not in clip.text
-    assert "¥" not in clip.text
+    # The subtitles show the text as written (the engine was given "199元", "19 dollars and 99 cents").
+    assert "¥199" in clip.text or "$19.99" in clip.text
 
 
 async def test_rate_changes_duration() -> None:
@@ -87,3 +87,33 @@ async def test_closing_a_stream_early_cancels_work() -> None:
     await stream.aclose()
     assert first.text == "一。"
     await asyncio.sleep(0)
+
+
+MANDARIN = "欢迎来到直播间，今天给大家带来一款暖禾加绒卫衣。面料是棉百分之八十，里面加了一层绒，穿着很暖和。"
+
+
+async def test_mandarin_is_spoken_at_a_hosts_pace() -> None:
+    clip = await EspeakTTS().synthesize(MANDARIN)
+    characters = sum(1 for c in MANDARIN if "\u4e00" <= c <= "\u9fff")
+    assert 5.0 <= characters / clip.duration <= 6.2, characters / clip.duration
+    slower = await EspeakTTS().synthesize(MANDARIN, prosody=Prosody(rate="-20%"))
+    assert slower.duration > clip.duration * 1.15
+
+
+async def test_latin_words_in_chinese_are_said_by_the_english_voice_and_initialisms_spelt() -> None:
+    tts = EspeakTTS()
+    mixed = parse_wav((await tts.synthesize("这款AirBuds有XL码", voice="zh")).audio)
+    english = parse_wav((await EspeakTTS().synthesize("AirBuds", voice="en-us")).audio)
+    spelt = parse_wav((await EspeakTTS().synthesize("X L", voice="en-us")).audio)
+    pinyin = parse_wav((await EspeakTTS(EspeakOptions(latin_voice=None)).synthesize("这款AirBuds有XL码", voice="zh")).audio)
+    # The English voice's own audio for the brand and for the spelt size is inside the sentence's audio.
+    assert english.data[2000:6000] in mixed.data
+    assert spelt.data[1000:4000] in mixed.data
+    assert english.data[2000:6000] not in pinyin.data
+
+
+async def test_subtitles_show_what_the_script_says_not_what_the_engine_was_given() -> None:
+    clip = await EspeakTTS().synthesize("面料是棉80%，尺码有XXL。净含量40g，两色可选！")
+    assert [c.text for c in clip.cues] == ["面料是棉80%，尺码有XXL。", "净含量40g，两色可选！"]
+    assert clip.cues[0].end == pytest.approx(clip.cues[1].start)
+

@@ -519,7 +519,8 @@ function showProduct(event) {
   if (room.productShownAt === null) room.productShownAt = performance.now();
   ui.product.hidden = false;
   ui.productLink.textContent = event.link ? t("link", { n: event.link }) : "";
-  ui.productTitle.textContent = event.title ?? event.sku ?? "";
+  ui.productTitle.textContent = event.name ?? event.title ?? event.sku ?? "";
+  ui.productTitle.title = event.title ?? "";
   ui.productPrice.textContent = formatMoney(event.price, event.currency);
   const list = formatMoney(event.list_price, event.currency);
   ui.productListPrice.textContent = list && list !== ui.productPrice.textContent ? list : "";
