@@ -105,7 +105,9 @@ async def test_latin_words_in_chinese_are_said_by_the_english_voice_and_initiali
     mixed = parse_wav((await tts.synthesize("这款AirBuds有XL码", voice="zh")).audio)
     english = parse_wav((await EspeakTTS().synthesize("AirBuds", voice="en-us")).audio)
     spelt = parse_wav((await EspeakTTS().synthesize("X L", voice="en-us")).audio)
-    pinyin = parse_wav((await EspeakTTS(EspeakOptions(latin_voice=None)).synthesize("这款AirBuds有XL码", voice="zh")).audio)
+    pinyin = parse_wav(
+        (await EspeakTTS(EspeakOptions(latin_voice=None)).synthesize("这款AirBuds有XL码", voice="zh")).audio
+    )
     # The English voice's own audio for the brand and for the spelt size is inside the sentence's audio.
     assert english.data[2000:6000] in mixed.data
     assert spelt.data[1000:4000] in mixed.data
@@ -116,4 +118,3 @@ async def test_subtitles_show_what_the_script_says_not_what_the_engine_was_given
     clip = await EspeakTTS().synthesize("面料是棉80%，尺码有XXL。净含量40g，两色可选！")
     assert [c.text for c in clip.cues] == ["面料是棉80%，尺码有XXL。", "净含量40g，两色可选！"]
     assert clip.cues[0].end == pytest.approx(clip.cues[1].start)
-
