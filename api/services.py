@@ -27,10 +27,11 @@ from agent.writers.base import Writer
 from api.auth import KeyStore
 from api.settings import Settings
 from knowledge.embedders import CachedEmbedder, Embedder, make_embedder
+from knowledge.images import ImageStore, is_image_url
 from knowledge.importer import CatalogImporter, ImportReport
 from knowledge.index import CatalogIndex
 from knowledge.line_vectors import LineVectors
-from knowledge.models import Problem, ProgressFn
+from knowledge.models import Problem, Product, ProgressFn
 from knowledge.retriever import HybridRetriever
 from knowledge.store import CatalogStore, create_engine_for
 
@@ -85,6 +86,7 @@ class Services:
         self._rooms: RoomManager | None = None
         self._relay: RoomInputRelay | None = None
         self._hosts: HostLibrary | None = None
+        self._images: ImageStore | None = None
 
     # -- storage -------------------------------------------------------------------------------
     @property
@@ -190,6 +192,14 @@ class Services:
             return self._keys
 
     # -- live rooms ----------------------------------------------------------------------------
+    @property
+    def images(self) -> ImageStore:
+        """Product images downloaded at import (``<data_dir>/images``)."""
+        with self._lock:
+            if self._images is None:
+                self._images = ImageStore(self.settings.data_dir / "images")
+            return self._images
+
     @property
     def hosts(self) -> HostLibrary:
         """The merchants' host figure layer sets (``<data_dir>/hosts``)."""
@@ -415,7 +425,25 @@ class Services:
             self.line_vectors.prime(products)
             if progress is not None:
                 progress("line vectors", len(products), len(products))
+            self._fetch_images(report, products)
         return report
+
+    def _fetch_images(self, report: ImportReport, products: Sequence[Product]) -> None:
+        """Download the image URLs of the products this import added or changed (the live card shows
+        them); a URL that fails is a warning naming the product, the URL and the reason."""
+        changed = set(report.added) | set(report.updated)
+        wanted = {
+            p.images[0]: p.sku
+            for p in products
+            if p.sku in changed and p.images and is_image_url(p.images[0])
+        }
+        if not wanted:
+            return
+        fetched = self.images.fetch_all(wanted)
+        for url, reason in fetched.failed:
+            report.warnings.append(
+                Problem("images", f"{wanted[url]}: image {url} not stored: {reason}", severity="warning")
+            )
 
     def _ingest_with_words(
         self,

@@ -42,6 +42,7 @@ from agent.live.events import AudioRef, OutputEvent
 from agent.live.host import HostLayers, eyes_closed_at, idle_offset, mouth_index
 from agent.live.programme import OnAir, Programme, Speech
 from agent.live.sinks import EncoderOptions, HlsSink, RtmpSink, Sink, ffmpeg_command
+from knowledge.images import ImageStore, is_image_url
 from voice.audio import timeline_pcm, to_pcm
 from voice.errors import AudioError, TTSError
 from voice.mouth import mouth_track
@@ -107,6 +108,8 @@ class Broadcaster:
             each clip's mouth track, blinking and breathing; None draws no host.
         host_scale, host_position: its size (1.0: 480 px tall at 720p) and side ("right" or "left").
         room_title: the room's title, drawn small at the top.
+        images: the product images downloaded at import (`knowledge.images.ImageStore`): a card whose
+            image is a URL shows the stored copy; None shows URL images as the placeholder tile.
     """
 
     def __init__(
@@ -127,6 +130,7 @@ class Broadcaster:
         host_scale: float = 1.0,
         host_position: str = "right",
         room_title: str | None = None,
+        images: ImageStore | None = None,
     ) -> None:
         if not 1 <= fps <= 30:
             raise ValueError(f"fps must be between 1 and 30, got {fps}")
@@ -155,6 +159,7 @@ class Broadcaster:
         self._composed: dict[tuple[int, bool, int], bytes] = {}  # this card's frames by host pose
         self.host = host
         self.room_title = room_title
+        self.images = images
         self._host_place: tuple[float, int, int, int] | None = None  # scale, left, bottom, reserved width
         if host is not None:
             s = size[1] / 720 * host_scale
@@ -250,7 +255,7 @@ class Broadcaster:
         """Put one event on the programme: a product card, speech with its subtitle, or a cut of speech."""
         async with self._feed_lock:  # decoding awaits; the lock keeps publication order
             if event.kind == "product":
-                self.programme.queue_card(event.data)
+                self.programme.queue_card(self._with_local_image(event.data))
                 return
             if event.kind == "cut":
                 self._cut(event)
@@ -269,6 +274,13 @@ class Broadcaster:
             if not mouth and event.audio is not None:
                 mouth = await asyncio.to_thread(mouth_track, Pcm(pcm, self.sample_rate, 1))
             self.programme.queue_speech(Speech(pcm, text, cues, note, seq=event.seq, mouth=mouth))
+
+    def _with_local_image(self, card: dict[str, Any]) -> dict[str, Any]:
+        image = str(card.get("image") or "")
+        if self.images is None or not is_image_url(image):
+            return card
+        local = self.images.local(image)
+        return {**card, "image": str(local)} if local is not None else card
 
     def _cut(self, event: OutputEvent) -> None:
         """Stop the speech of event ``of`` at ``at`` seconds; a cut of speech no longer here does nothing."""

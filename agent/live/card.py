@@ -16,6 +16,7 @@ import logging
 import re
 import shutil
 import subprocess
+import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
@@ -246,6 +247,29 @@ def wrap_text(text: str, font: Font, width: int, max_lines: int) -> list[str]:
     return lines
 
 
+#: Symbols the card's fonts draw although Unicode files them with emoji (category So).
+_DRAWN_SYMBOLS = frozenset("℃℉°©®™№←→↑↓★☆♥✓✔")
+
+
+def drawable(text: str) -> str:
+    """``text`` without what the card's fonts cannot draw (emoji, their modifiers and joiners), so
+    "Lily🌸" shows as "Lily" rather than with an empty box; spaces left behind are collapsed."""
+    kept = []
+    for ch in text:
+        code = ord(ch)
+        if ch in _DRAWN_SYMBOLS:
+            kept.append(ch)
+        elif (
+            unicodedata.category(ch) in ("So", "Cs", "Co", "Me")
+            or code in (0xFE0E, 0xFE0F, 0x200D)
+            or 0x1F3FB <= code <= 0x1F3FF
+        ):
+            continue
+        else:
+            kept.append(ch)
+    return re.sub(r"\s{2,}", " ", "".join(kept)).strip()
+
+
 _AMOUNT = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
@@ -344,12 +368,12 @@ def render_card(
     if room_title and room_title.strip():
         room_font = fonts.font(round(28 * s))
         _, top, right, bottom = layout.badge[0], layout.badge[1], size[0] - round(40 * s), layout.badge[3]
-        shown = wrap_text(room_title.strip(), room_font, round(size[0] * 0.45), 1)
+        shown = wrap_text(drawable(room_title), room_font, round(size[0] * 0.45), 1)
         if shown:
             draw.text((right, (top + bottom) / 2), shown[0], font=room_font, fill=MUTED, anchor="rm")
 
     # The short spoken name ("暖禾加绒卫衣") when the room sends one, the listing title otherwise.
-    title = str(card.get("name") or card.get("title") or "").strip()
+    title = drawable(str(card.get("name") or card.get("title") or ""))
     if card:
         box = layout.image
         photo = _product_image(str(card.get("image") or ""), box[2] - box[0])
@@ -396,20 +420,22 @@ def render_card(
         colour = ACCENT if stock in ("low", "low_stock", "sold_out", "out_of_stock") else (120, 220, 150)
         draw.text((left, (top + bottom) / 2), label, font=stock_font, fill=colour, anchor="lm")
 
-    if note and note.strip():
+    note = drawable(note or "")
+    if note:
         note_font = fonts.font(round(30 * s))
         box = layout.note
-        note_lines = wrap_text(note.strip(), note_font, box[2] - box[0], 1)
+        note_lines = wrap_text(note, note_font, box[2] - box[0], 1)
         draw.text(
             (box[0], box[3]), note_lines[0] if note_lines else "", font=note_font, fill=NOTE, anchor="ls"
         )
 
-    if subtitle and subtitle.strip():
+    subtitle = drawable(subtitle or "")
+    if subtitle:
         box = layout.subtitle
         band = Image.new("RGB", (box[2] - box[0], box[3] - box[1]), (0, 0, 0))
         img.paste(Image.blend(img.crop(box), band, 0.6), box[:2])
         sub_font = fonts.font(round(40 * s))
-        lines = wrap_text(subtitle.strip(), sub_font, box[2] - box[0] - round(80 * s), 2)
+        lines = wrap_text(subtitle, sub_font, box[2] - box[0] - round(80 * s), 2)
         step = round(sub_font.size * 1.3)
         y0 = (box[1] + box[3]) / 2 - step * (len(lines) - 1) / 2
         for i, line in enumerate(lines):

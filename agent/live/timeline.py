@@ -18,6 +18,7 @@ from agent.live.events import AudioRef, Cue, Position
 from agent.live.ports import ScriptItemLike, ScriptLike
 from agent.live.templates import spoken_name
 from agent.writers.default import money
+from knowledge.images import ImageStore, is_image_url
 from knowledge.models import Product
 from voice import Clip
 
@@ -88,6 +89,10 @@ def product_card(item: ScriptItemLike, product: Product | None, language: str) -
             if product.list_price is not None
             else None,
             image=product.images[0] if product.images else None,
+            # A URL image as the room page loads it: from this server's copy made at import.
+            image_url=f"/v1/images/{ImageStore.key(product.images[0])}"
+            if product.images and is_image_url(product.images[0])
+            else None,
             stock_state=stock_state(product.total_stock()),
         )
     return data

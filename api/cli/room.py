@@ -155,7 +155,7 @@ async def run_room(services: Services, plan: Any, run: RoomRun) -> None:
         events = await stack.enter_async_context(bus.subscription(plan.room_id))
         tasks.append(asyncio.create_task(_print_events(events, run)))
         if run.rtmp or run.hls:
-            tasks.append(asyncio.create_task(_broadcast(bus, plan, run, services.hosts)))
+            tasks.append(asyncio.create_task(_broadcast(bus, plan, run, services)))
         director = await manager.start(plan, resume=run.resume)
         _announce(plan, settings.redis_url, run)
         if run.replay is not None:
@@ -248,7 +248,7 @@ async def _feed(manager: Any, room_id: str, connector: Any, run: RoomRun) -> Non
         run.counts["chat in"] += 1
 
 
-async def _broadcast(bus: Any, plan: Any, run: RoomRun, hosts: Any) -> None:
+async def _broadcast(bus: Any, plan: Any, run: RoomRun, services: Services) -> None:
     from agent.live.broadcast import Broadcaster, HlsSink, RtmpSink, Sink, broadcast_room
 
     sink: Sink = (
@@ -256,13 +256,14 @@ async def _broadcast(bus: Any, plan: Any, run: RoomRun, hosts: Any) -> None:
         if run.rtmp
         else HlsSink(run.hls or Path("hls"), list_size=run.hls_window, record=run.record)
     )
-    host = hosts.get(plan.merchant, plan.host.layers) if plan.host.show else None
+    host = services.hosts.get(plan.merchant, plan.host.layers) if plan.host.show else None
     caster = Broadcaster(
         sink,
         host=host,
         host_scale=plan.host.scale,
         host_position=plan.host.position,
         room_title=plan.title or None,
+        images=services.images,
     )
     async with caster as broadcaster:
         await broadcast_room(bus, plan.room_id, broadcaster)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
@@ -16,6 +17,7 @@ from api.deps import ServicesDep, SettingsDep
 from api.routes.pages import _page
 from api.routes.rooms import ROOM_ID
 from api.services import Services
+from knowledge.images import MEDIA_TYPES, image_kind
 from voice.mouth import MOUTH_FPS, MOUTH_LEVELS
 
 log = logging.getLogger("anchor.api.rooms")
@@ -81,3 +83,19 @@ def room_host_layer(room_id: str, layer: str, services: ServicesDep) -> Response
     except (HostError, KeyError) as exc:
         raise HTTPException(404, f"room {room_id!r} has no host layer {layer!r}") from exc
     return Response(data, media_type="image/png", headers={"Cache-Control": "public, max-age=3600"})
+
+
+_IMAGE_KEY = re.compile(r"^[0-9a-f]{40}$")
+
+
+@router.get("/v1/images/{key}")
+def product_image(key: str, services: ServicesDep) -> Response:
+    """A product image downloaded at catalog import (its key is the SHA-256 of its URL), for the card."""
+    path = services.images.folder / key if _IMAGE_KEY.match(key) else None
+    if path is None or not path.is_file():
+        raise HTTPException(404, f"no stored image {key[:40]!r}")
+    data = path.read_bytes()
+    kind = image_kind(data[:16])
+    if kind is None:
+        raise HTTPException(404, f"no stored image {key!r}")
+    return Response(data, media_type=MEDIA_TYPES[kind], headers={"Cache-Control": "public, max-age=86400"})

@@ -308,3 +308,20 @@ async def test_a_process_subscribing_late_gets_the_state_stored_in_redis(redis_u
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_broadcaster_started_late_puts_the_current_card_on_screen(tmp_path: Path) -> None:
+    from agent.live.broadcast import Broadcaster, HlsSink, broadcast_room
+
+    bus = InProcessBus()
+    card = {"sku": "HOODIE-1", "title": "暖禾加绒卫衣", "price": "¥129", "link": 1}
+    await bus.publish(OutputEvent("room-1", 1, "product", card))  # before anybody listened
+    caster = Broadcaster(HlsSink(tmp_path / "hls"))  # not started: only its programme is read here
+    task = asyncio.create_task(broadcast_room(bus, "room-1", caster))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        caster.programme.read_audio(10)
+        if caster.programme.on_air(0.0).card:
+            break
+    task.cancel()
+    assert caster.programme.on_air(0.0).card == card

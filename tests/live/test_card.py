@@ -258,3 +258,13 @@ def test_the_programme_says_how_open_the_hosts_mouth_is_at_each_frame() -> None:
     assert [programme.on_air(t / 25).mouth for t in range(5)] == [0, 3, 4, 0, 0]
     assert programme.on_air(0.3).mouth == 0  # the subtitle lingers after the speech; the mouth is shut
     assert programme.on_air(0.3).subtitle == "好"
+
+
+def test_emoji_the_fonts_cannot_draw_are_dropped_cleanly() -> None:
+    from agent.live.card import drawable
+
+    assert drawable("Lily🌸") == "Lily"
+    assert drawable("👍🏻 好看 ❤️ 28℃") == "好看 28℃"
+    with_emoji = render_card(CARD, "今天有好货🎉", SIZE, note="@Lily🌸：有优惠吗")
+    plain = render_card(CARD, "今天有好货", SIZE, note="@Lily：有优惠吗")
+    assert np.array_equal(np.asarray(with_emoji), np.asarray(plain))

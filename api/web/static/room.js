@@ -117,6 +117,7 @@ const ui = {
   answers: $("answers"),
   product: $("product"),
   productLink: $("product-link"),
+  productImage: $("product-image"),
   productTitle: $("product-title"),
   productPrice: $("product-price"),
   productListPrice: $("product-list-price"),
@@ -525,6 +526,13 @@ function showProduct(event) {
   const list = formatMoney(event.list_price, event.currency);
   ui.productListPrice.textContent = list && list !== ui.productPrice.textContent ? list : "";
   ui.productStock.textContent = stockText(event.stock_state);
+  if (typeof event.image_url === "string" && event.image_url.startsWith("/v1/images/")) {
+    ui.productImage.src = event.image_url;
+    ui.productImage.hidden = false;
+  } else {
+    ui.productImage.removeAttribute("src");
+    ui.productImage.hidden = true;
+  }
   ui.productStock.dataset.state = event.stock_state ?? "";
   ui.product.dataset.sku = event.sku ?? "";
 }
