@@ -125,6 +125,9 @@ class DirectorOptions:
     #: A prepared answer past `airtime.screen_after_s` is still spoken when the voice is free for it
     #: within this many seconds.
     screen_grace_s: float = 1.0
+    #: The director keeps the script's share this much above the plan's `airtime.script_share` when it
+    #: decides (it looks back from now; a window measured from another instant must stay above too).
+    share_margin: float = 0.05
     #: Latency percentiles and the operator's recent lists cover this many seconds / entries.
     latency_window_s: float = 300.0
     recent_entries: int = 20
@@ -492,7 +495,7 @@ class Director:
             # sentence after sentence first (one sentence between long answers is not enough when answers
             # outlast sentences), so no window of the plan's length falls under the target.
             share = self.script_share(extra_answer_s=self._next_answer_seconds())
-            owed = share is not None and share < policy.script_share
+            owed = share is not None and share < policy.script_share + self.options.share_margin
         return owed and sentence_at(self._current_script(), self._position) is not None
 
     def script_share(self, *, extra_answer_s: float = 0.0) -> float | None:
@@ -968,7 +971,8 @@ class Director:
             remaining = seconds - (self._clock() - started)
             if remaining <= 0:
                 return None
-            watch = self.plan.airtime.screen_after_s > 0 and self._queue_length() > 0
+            held = self._ready is not None and self._ready.counter == "answered"
+            watch = self.plan.airtime.screen_after_s > 0 and (held or self._queue_length() > 0)
             span = min(remaining, self.options.screen_poll_s) if watch else remaining
             woken = await self._woken_within(span)
             if watch or woken:

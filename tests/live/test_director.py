@@ -458,14 +458,20 @@ async def test_an_answer_cuts_the_sentence_at_its_next_pause_and_the_script_resu
 async def test_the_rest_of_a_cut_sentence_can_be_cut_again_further_on(
     demo_services: Services, state_store: RoomStateStore
 ) -> None:
+    # Slow speech, so the rest of the first sentence is long enough to be cut again.
+    tts = FixedClipTTS(pause_every=0.75, per_char=0.25)
     # A first run learns how long the answer to the first question is.
-    dry = await asked_at_one_second(demo_services, state_store, stop_at=10.0)
+    dry = await asked_at_one_second(demo_services, state_store, stop_at=10.0, tts=tts)
     [answered] = dry.bus.events("answer")
     assert answered.audio is not None
     # 0.3 s into the rest (which starts at 1.5 s + the answer): the rest's next pause is 0.75 s in.
     second_at = 1.5 + answered.audio.duration + 0.3
     room = await asked_at_one_second(
-        demo_services, state_store, stop_at=60.0, then=(second_at, lambda r: r.ask(2, "什么时候发货"))
+        demo_services,
+        state_store,
+        stop_at=60.0,
+        then=(second_at, lambda r: r.ask(2, "什么时候发货")),
+        tts=FixedClipTTS(pause_every=0.75, per_char=0.25),
     )
     said = utterances(room)
     (_, first), (_, _a1), (t2, rest), (t3, _a2), (_, rest2) = said[:5]
