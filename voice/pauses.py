@@ -24,7 +24,7 @@ from voice.wav import Pcm
 
 FRAME_S = 0.01
 SILENCE_DB = 40.0
-MIN_GAP_S = 0.08
+MIN_GAP_S = 0.06
 
 
 def find_pauses(pcm: Pcm, *, min_gap: float = MIN_GAP_S, silence_db: float = SILENCE_DB) -> tuple[float, ...]:

@@ -43,7 +43,7 @@ def test_say_offline_writes_audio_and_subtitles(tmp_path: Path, data_dir: Path) 
     assert pcm.sample_rate == 24000
     assert rms_dbfs(pcm) > -35
     assert srt.read_text(encoding="utf-8").count("-->") == 2
-    assert "今天只要199元。" in vtt.read_text(encoding="utf-8")
+    assert "今天只要¥199。" in vtt.read_text(encoding="utf-8")  # subtitles show the line as written
     assert list((data_dir / "tts-cache").glob("*/*.clip"))
 
 

@@ -29,7 +29,7 @@ async def test_audio_and_sentence_boundaries_become_a_clip() -> None:
     [cue] = clip.cues
     assert cue.start == pytest.approx(0.1)
     assert cue.end == pytest.approx(1.0)
-    assert cue.text == "今天只要199元！"
+    assert cue.text == "今天只要¥199！"  # the subtitle shows the line as written
     [call] = service.calls
     assert call.text == "今天只要199元！"  # normalised before it reaches the service
     assert call.kwargs == {"rate": "+10%", "volume": "-5%", "pitch": "+2Hz", "boundary": "SentenceBoundary"}

@@ -43,9 +43,9 @@ async def test_the_mouth_opens_with_the_sound_and_closes_in_silence() -> None:
     top = np.percentile(loudness, 95)
     assert (levels[loudness < top - 40] == 0).mean() > 0.9  # (a frame after a word may still close)
     assert (levels[loudness > top - 6] >= 3).mean() > 0.8
-    # It moves: a talking mouth opens and closes many times in a sentence, not once.
-    openings = sum(1 for a, b in itertools.pairwise(track) if a == "0" and b != "0")
-    assert openings >= 5, track
+    # It moves: a talking mouth closes part-way between syllables many times a sentence, not once.
+    closings = sum(1 for a, b in itertools.pairwise(track) if int(b) <= int(a) - 2)
+    assert closings >= 0.5 * pcm.duration * 2, track  # at least one a second
 
 
 def test_silence_and_nothing_keep_the_mouth_closed() -> None:
