@@ -22,6 +22,8 @@ every 2-minute window, all after-sales handled; at 1/s p95 ≤ 3 s; at 20/s boun
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import random
 import resource
 import tempfile
@@ -66,6 +68,44 @@ _AFTER_SALES = [
 ]
 
 
+#: A labelled chat pool written by someone else (a blind set): the bench replays it instead of its own
+#: templates when this environment variable names the file (`evals/datasets/room_chat_blind/chat.jsonl`).
+CHAT_POOL_ENV = "ANCHOR_BENCH_ROOM_CHAT"
+
+
+def _pool(path: Path) -> list[tuple[str, str, str | None]]:
+    """(text, kind, group key) of each labelled message of a chat pool (JSONL: text, kind, link, aspect)."""
+    out: list[tuple[str, str, str | None]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            kind = str(item["kind"])
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"{path} line {number}: not a labelled chat message ({exc})") from exc
+        key = f"{item.get('link') or 'screen'}:{item.get('aspect') or 'other'}" if kind == "question" else None
+        out.append((str(item["text"]), "chatter" if kind == "buy_intent" else kind, key))
+    return out
+
+
+def _chat_from_pool(
+    pool: list[tuple[str, str, str | None]], rate: float, seed: int, seconds: float
+) -> list[tuple[float, str, str, str, str | None]]:
+    """Arrivals at `rate` a second, each a message drawn from the pool by a random viewer."""
+    rng = random.Random(seed)
+    out: list[tuple[float, str, str, str, str | None]] = []
+    at = 0.0
+    while True:
+        at += rng.expovariate(rate)
+        if at >= seconds:
+            return out
+        text, kind, key = rng.choice(pool)
+        if kind == "after_sales":
+            text = text.replace("2024", f"2024{rng.randrange(10**5, 10**6)}", 1)
+        out.append((at, f"观众{rng.randrange(2000):04d}", text, kind, key))
+
+
 def _chat(rate: float, seed: int, seconds: float) -> list[tuple[float, str, str, str, str | None]]:
     """(time, nickname, text, kind, group key) for `seconds` at `rate` messages a second."""
     rng = random.Random(seed)
@@ -95,7 +135,13 @@ def _chat(rate: float, seed: int, seconds: float) -> list[tuple[float, str, str,
             out.append((at, nickname, rng.choice(_CHATTER), "chatter", None))
 
 
-async def _drive(services: Services, rate: float, seed: int, seconds: float) -> dict[str, Any]:
+async def _drive(
+    services: Services,
+    rate: float,
+    seed: int,
+    seconds: float,
+    pool: list[tuple[str, str, str | None]] | None = None,
+) -> dict[str, Any]:
     bus = _TimedBus(time.monotonic)
     tts = build_tts("espeak", cache_dir=None, master=MasterSpec(format=services.settings.room_audio_format))
     factory = RoomFactory(
@@ -109,7 +155,7 @@ async def _drive(services: Services, rate: float, seed: int, seconds: float) -> 
     manager = RoomManager(factory)
     plan = _plan("load-room")
     director = await manager.start(plan, resume=False)
-    chat = _chat(rate, seed, seconds)
+    chat = _chat_from_pool(pool, rate, seed, seconds) if pool else _chat(rate, seed, seconds)
     origin = time.monotonic()
     asked: list[tuple[float, str, str, str, str | None]] = []
     for due, nickname, text, kind, key in chat:
@@ -213,8 +259,11 @@ def _measure(
 
 def run(*, quick: bool = False) -> dict[str, Any]:
     embedder = "hash" if quick else "use-multilingual"
+    chat_file = os.environ.get(CHAT_POOL_ENV)
+    pool = _pool(Path(chat_file)) if chat_file else None
     result: dict[str, Any] = {
         "benchmark": "room_load",
+        "chat": chat_file or "the bench's own templates",
         "quick": quick,
         "machine": machine_info(),
         "embedder": embedder,
@@ -230,7 +279,7 @@ def run(*, quick: bool = False) -> dict[str, Any]:
             for rate in RATES[:2] if quick else RATES:
                 started = time.perf_counter()
                 seconds = 60.0 if quick else SHOW_SECONDS
-                measured = asyncio.run(_drive(services, rate, seed=15, seconds=seconds))
+                measured = asyncio.run(_drive(services, rate, seed=15, seconds=seconds, pool=pool))
                 measured["run_seconds"] = round(time.perf_counter() - started, 1)
                 result["rates"][f"{rate:g}/s"] = measured
         finally:
