@@ -9,7 +9,9 @@ A looping sequence of product cards and sentences (with their mouth tracks) is f
   the decoded video) against the audio's loudness, frame by frame; the lag that lines them up best is found
   over the first and the last 30 s of the run, and drift is how far it moved (resolution: one frame, 40 ms);
 - distinct host poses drawn (mouth shapes × blinking × breathing) and how many composed frames were reused.
-Target (issue 16): encoding + rendering ≤ 1 core; drift ≤ 40 ms. ``quick`` runs 20 s instead of 90 s.
+Target (issue 16): encoding + rendering ≤ 1 core; drift ≤ 40 ms over 30 minutes of show. ``quick`` runs 20 s
+instead of 90 s; ``ANCHOR_BENCH_PROGRAMME_SECONDS=1800`` runs the half hour (in real time: the pumps are paced by
+the wall clock).
 """
 
 from __future__ import annotations
@@ -180,7 +182,7 @@ async def _run(seconds: float, folder: Path) -> dict[str, Any]:
 
 
 def run(*, quick: bool = False) -> dict[str, Any]:
-    seconds = 20.0 if quick else SECONDS
+    seconds = 20.0 if quick else float(os.environ.get("ANCHOR_BENCH_PROGRAMME_SECONDS", SECONDS))
     with tempfile.TemporaryDirectory(prefix="programme-bench-") as tmp:
         measured = asyncio.run(_run(seconds, Path(tmp) / "hls"))
     return {"benchmark": "programme", "quick": quick, "machine": machine_info(), **measured}
