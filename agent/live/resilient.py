@@ -194,7 +194,8 @@ class ResilientConnector:
     def _delay(self, failures: int) -> float:
         first, longest = self._backoff
         base = min(longest, first * 2 ** max(0, failures - 1))
-        return max(0.0, base * (1 + self._rng.uniform(-self._jitter, self._jitter)))
+        factor = 1.0 + float(self._rng.uniform(-self._jitter, self._jitter))
+        return max(0.0, float(base) * factor)
 
     def _report(self, state: ConnectorState, reason: str | None) -> None:
         if state == self.status.state and reason == self.status.reason:

@@ -77,7 +77,8 @@ async def test_a_hundred_forced_disconnects_lose_nothing_and_repeat_nothing() ->
     assert status.malformed > 0
     assert status.received == platform.total
     assert status.viewers is not None
-    assert "retrying" in statuses and statuses[-1] == "stopped"
+    assert "retrying" in statuses
+    assert statuses[-1] == "stopped"
     assert all(0 <= w <= 36.0 for w in waits)  # backoff capped at 30 s (+20% jitter)
 
 
