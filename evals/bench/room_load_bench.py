@@ -84,7 +84,9 @@ def _pool(path: Path) -> list[tuple[str, str, str | None]]:
             kind = str(item["kind"])
         except (ValueError, KeyError) as exc:
             raise ValueError(f"{path} line {number}: not a labelled chat message ({exc})") from exc
-        key = f"{item.get('link') or 'screen'}:{item.get('aspect') or 'other'}" if kind == "question" else None
+        key = (
+            f"{item.get('link') or 'screen'}:{item.get('aspect') or 'other'}" if kind == "question" else None
+        )
         out.append((str(item["text"]), "chatter" if kind == "buy_intent" else kind, key))
     return out
 

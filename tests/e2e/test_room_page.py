@@ -531,4 +531,6 @@ def test_a_page_opened_mid_show_shows_the_card_at_once_and_the_hosts_mouth_follo
         latest = max(latest, late)
         checked += 1
     assert checked >= 20
-    print(f"mouth: {checked} changes, latest {latest * 1000:.1f} ms after the track's frame; card {shown:.0f} ms")
+    print(
+        f"mouth: {checked} changes, latest {latest * 1000:.1f} ms after the track's frame; card {shown:.0f} ms"
+    )
