@@ -1,0 +1,1 @@
+"""Live platforms' chat feeds (Bilibili, TikTok …) as room connectors; see docs/connectors.md."""
