@@ -68,3 +68,59 @@ def test_good_packets_before_a_broken_one_are_kept_and_bombs_are_refused() -> No
     nested = encode(OP_COMMAND, zlib.compress(compress([compress([encode(OP_COMMAND, DANMU)])])), version=2)
     assert any(isinstance(p, Broken) and "too deep" in p.reason for p in decode(nested))
     assert json.loads(encode(OP_COMMAND, DANMU)[16:]) == DANMU
+
+
+def test_commands_become_room_items_with_the_platforms_ids() -> None:
+    from agent.live.events import RoomEvent, ViewerMessage
+    from agent.live.platforms.bilibili_commands import command_item
+    from agent.live.resilient import Malformed, PlatformItem
+
+    meta = [0, 1, 25, 16777215, 1700000000000, 0, 0, "", 0, 0, 0, "", 0, "{}", "{}", {"id_str": "abc123"}]
+    danmu = command_item("r", {"cmd": "DANMU_MSG", "info": [meta, "2号多少钱", [42, "小米<b>"]]})
+    assert isinstance(danmu, PlatformItem)
+    assert isinstance(danmu.item, ViewerMessage)
+    assert danmu.item == ViewerMessage(
+        "r", "小米<b>", "2号多少钱", user_id="bili:42", ts=danmu.item.ts, message_id="dm:abc123"
+    )
+    assert danmu.event_id == "dm:abc123"
+    anonymous = command_item("r", {"cmd": "DANMU_MSG:4:0:2", "info": [meta[:5], "666", [0, "***"]]})
+    assert isinstance(anonymous, PlatformItem)
+    assert isinstance(anonymous.item, ViewerMessage)
+    assert anonymous.item.user_id is None  # an anonymous connection sees uid 0
+    gift = command_item(
+        "r",
+        {
+            "cmd": "SEND_GIFT",
+            "data": {"uid": 7, "uname": "阿花", "giftName": "小心心", "num": 3, "tid": "t9"},
+        },
+    )
+    assert isinstance(gift, PlatformItem)
+    assert isinstance(gift.item, RoomEvent)
+    assert (gift.item.kind, gift.item.detail, gift.item.count, gift.item.user_id) == (
+        "gift",
+        "小心心",
+        3,
+        "bili:7",
+    )
+    follow = command_item(
+        "r", {"cmd": "INTERACT_WORD", "data": {"uid": 8, "uname": "路人", "msg_type": 2, "timestamp": 1}}
+    )
+    assert isinstance(follow, PlatformItem)
+    assert isinstance(follow.item, RoomEvent)
+    assert follow.item.kind == "follow"
+    sc = command_item(
+        "r",
+        {
+            "cmd": "SUPER_CHAT_MESSAGE",
+            "data": {"id": 55, "uid": 9, "message": "主播1号有L吗", "user_info": {"uname": "大佬"}},
+        },
+    )
+    assert isinstance(sc, PlatformItem)
+    assert sc.event_id == "sc:55"
+    watched = command_item("r", {"cmd": "WATCHED_CHANGE", "data": {"num": 3210}})
+    assert isinstance(watched, PlatformItem)
+    assert (watched.item, watched.viewers) == (None, 3210)
+    assert command_item("r", {"cmd": "STOP_LIVE_ROOM_LIST", "data": {}}) is None
+    broken = command_item("r", {"cmd": "SEND_GIFT", "data": {"uid": 7}})
+    assert isinstance(broken, Malformed)
+    assert "SEND_GIFT" in broken.reason
