@@ -119,6 +119,7 @@ class TriageLike(Protocol):
     def take_repeats(self) -> Sequence[tuple[Any, str, float]]: ...  # (ViewerMessage, answer, waited s)
     def next_ack(self) -> AckLineLike | None: ...
     def stats(self) -> Mapping[str, Any]: ...
+    def __len__(self) -> int: ...  # question groups waiting
 
 
 class AnswerLike(Protocol):

@@ -40,8 +40,8 @@ def _room_host(services: Services, room_id: str) -> tuple[str, HostConfig]:
         raise HTTPException(404, f"room id {room_id!r} is not valid")
     director = services.rooms.get(room_id)
     if director is not None:
-        plan = director.plan
-        return str(plan.merchant), HostConfig.model_validate(getattr(plan, "host", HostConfig()).model_dump())
+        host = getattr(director.plan, "host", None)
+        return str(director.plan.merchant), host if isinstance(host, HostConfig) else HostConfig()
     record = services.rooms.factory.state.load(room_id)
     if record is None:
         raise HTTPException(404, f"no room {room_id!r}")

@@ -146,6 +146,21 @@ def _on_air(log: list[tuple[float, OutputEvent]], at: float) -> str:
     return playing
 
 
+def room_factory(services: Services, bus: Any, options: DirectorOptions, **timing: Any) -> RoomFactory:
+    """A room factory with the real pipeline and the offline speech chain, as the room benchmarks run
+    it; ``timing`` passes the factory's sleep/wait/clock (real time when left out)."""
+    tts = build_tts("espeak", cache_dir=None, master=MasterSpec(format=services.settings.room_audio_format))
+    return RoomFactory(
+        catalog=services.store,
+        pipeline=services.pipeline,
+        tts=tts,
+        bus=bus,
+        state=RoomStateStore(services.engine),
+        director_options=options,
+        **timing,
+    )
+
+
 def _plan(room_id: str = "bench-room") -> RoomPlan:
     """Four demo products, looping (the load benchmark runs the same show)."""
     return RoomPlan.model_validate(
@@ -168,17 +183,8 @@ async def _drive(services: Services, n_questions: int, seed: int, *, barge_in: b
     rng = random.Random(seed)
     show = _ShowTime()
     bus = _TimedBus(show.clock)
-    tts = build_tts("espeak", cache_dir=None, master=MasterSpec(format=services.settings.room_audio_format))
-    factory = RoomFactory(
-        catalog=services.store,
-        pipeline=services.pipeline,
-        tts=tts,
-        bus=bus,
-        state=RoomStateStore(services.engine),
-        director_options=DirectorOptions(barge_in=barge_in),
-        sleep=show.sleep,
-        wait=show.wait,
-        clock=show.clock,
+    factory = room_factory(
+        services, bus, DirectorOptions(barge_in=barge_in), sleep=show.sleep, wait=show.wait, clock=show.clock
     )
     manager = RoomManager(factory)
     plan = _plan()

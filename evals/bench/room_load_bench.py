@@ -35,13 +35,11 @@ from typing import Any
 
 from agent.live.director import DirectorOptions
 from agent.live.events import OutputEvent, ViewerMessage
-from agent.live.manager import RoomFactory, RoomManager
-from agent.live.state import RoomStateStore
+from agent.live.manager import RoomManager
 from api.services import Services
 from api.settings import Settings
 from evals.bench.common import machine_info, percentiles
-from evals.bench.director_bench import _plan, _TimedBus
-from voice import MasterSpec, build_tts
+from evals.bench.director_bench import _plan, _TimedBus, room_factory
 
 SHOW_SECONDS = 300.0
 RATES = (1.0, 5.0, 20.0)
@@ -145,16 +143,7 @@ async def _drive(
     pool: list[tuple[str, str, str | None]] | None = None,
 ) -> dict[str, Any]:
     bus = _TimedBus(time.monotonic)
-    tts = build_tts("espeak", cache_dir=None, master=MasterSpec(format=services.settings.room_audio_format))
-    factory = RoomFactory(
-        catalog=services.store,
-        pipeline=services.pipeline,
-        tts=tts,
-        bus=bus,
-        state=RoomStateStore(services.engine),
-        director_options=DirectorOptions(),
-    )
-    manager = RoomManager(factory)
+    manager = RoomManager(room_factory(services, bus, DirectorOptions()))
     plan = _plan("load-room")
     director = await manager.start(plan, resume=False)
     chat = _chat_from_pool(pool, rate, seed, seconds) if pool else _chat(rate, seed, seconds)

@@ -114,11 +114,23 @@ def wait_until(page: Page, expression: str, timeout: float) -> None:
         page.wait_for_timeout(200)
 
 
-def start_room(live: LiveServer) -> dict[str, str]:
+def start_room(live: LiveServer, plan: dict[str, Any] | None = None) -> dict[str, str]:
+    """Start ``plan`` (the module's PLAN by default) as the demo merchant; the merchant key's headers."""
     headers = {"Authorization": f"Bearer {live.key('merchant')}"}
-    response = httpx.post(f"{live.url}/v1/merchants/demo/rooms", json=PLAN, headers=headers, timeout=30)
+    response = httpx.post(
+        f"{live.url}/v1/merchants/demo/rooms", json=plan or PLAN, headers=headers, timeout=30
+    )
     assert response.status_code == 201, response.text
     return headers
+
+
+def stop_room(live: LiveServer, room_id: str, headers: dict[str, str]) -> None:
+    httpx.post(
+        f"{live.url}/v1/merchants/demo/rooms/{room_id}/commands",
+        json={"kind": "stop"},
+        headers=headers,
+        timeout=10,
+    )
 
 
 def test_room_page_plays_utterances_in_seq_order_and_shows_viewer_text_as_text(
@@ -446,12 +458,7 @@ def test_the_console_shows_each_live_room_answers_drops_and_latency(
 ) -> None:
     from tests.e2e.helpers import sign_in
 
-    plan = {**PLAN, "room_id": "e2e-ops", "title": "Ops room"}
-    headers = {"Authorization": f"Bearer {live_server.key('merchant')}"}
-    response = httpx.post(
-        f"{live_server.url}/v1/merchants/demo/rooms", json=plan, headers=headers, timeout=30
-    )
-    assert response.status_code == 201, response.text
+    headers = start_room(live_server, {**PLAN, "room_id": "e2e-ops", "title": "Ops room"})
     for user, text in (("u-1", "1号链接多少钱"), ("u-2", "加我微信 vx123456 低价代购")):
         posted = httpx.post(
             f"{live_server.url}/v1/rooms/e2e-ops/chat",
@@ -469,23 +476,13 @@ def test_the_console_shows_each_live_room_answers_drops_and_latency(
     expect(row.locator(".room-figure", has_text="dropped")).to_contain_text("ad 1")
     expect(row.locator("details li").first).to_contain_text("1号链接")
     snapshot(page, "console-rooms")
-    httpx.post(
-        f"{live_server.url}/v1/merchants/demo/rooms/e2e-ops/commands",
-        json={"kind": "stop"},
-        headers=headers,
-        timeout=10,
-    )
+    stop_room(live_server, "e2e-ops", headers)
 
 
 def test_a_page_opened_mid_show_shows_the_card_at_once_and_the_hosts_mouth_follows_the_audio(
     live_server: LiveServer, audio_page: Page
 ) -> None:
-    plan = {**PLAN, "room_id": "e2e-host", "title": "Host room"}
-    headers = {"Authorization": f"Bearer {live_server.key('merchant')}"}
-    response = httpx.post(
-        f"{live_server.url}/v1/merchants/demo/rooms", json=plan, headers=headers, timeout=30
-    )
-    assert response.status_code == 201, response.text
+    headers = start_room(live_server, {**PLAN, "room_id": "e2e-host", "title": "Host room"})
     ws_url = live_server.url.replace("http://", "ws://") + "/v1/rooms/e2e-host/ws"
     time.sleep(4.0)  # the show is on: its first card went out before this page existed
     page = audio_page
@@ -503,12 +500,7 @@ def test_a_page_opened_mid_show_shows_the_card_at_once_and_the_hosts_mouth_follo
         changes = page.evaluate("window.__room.mouth")
         events = {e["seq"]: e for e in list(recorder.events) if e.get("audio")}
         snapshot(page, "room-host")
-    httpx.post(
-        f"{live_server.url}/v1/merchants/demo/rooms/e2e-host/commands",
-        json={"kind": "stop"},
-        headers=headers,
-        timeout=10,
-    )
+    stop_room(live_server, "e2e-host", headers)
     # Each change of mouth shape on the page against the track of the clip it played: the page showed the
     # shape the track gives for that instant of the audio clock, within 50 ms of the frame the track
     # starts it at.
