@@ -131,7 +131,7 @@ class ResilientConnector:
     async def messages(self) -> AsyncIterator[ViewerMessage | RoomEvent]:
         failures = 0
         while not self._stopped:
-            self._report("connecting" if self.status.sessions == 0 else "retrying", self.status.reason)
+            self._report("connecting" if self.status.reconnects == 0 else "retrying", self.status.reason)
             opened_at = self._clock()
             try:
                 session = await self._open()

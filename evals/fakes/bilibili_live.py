@@ -1,0 +1,228 @@
+"""A loopback Bilibili live server: the HTTP API calls a chat client makes and the danmaku WebSocket.
+
+It speaks what `agent.live.platforms.bilibili.BilibiliSessions` (and the web player) expect: ``room_init`` (short id →
+real id), ``nav`` (WBI keys; code -101 without a login cookie), ``finger/spi`` (a buvid), a WBI-signed
+``getDanmuInfo`` (token and chat servers; an unsigned or wrongly signed request gets code -352 as the platform's
+risk control does), and ``/sub``: the client's authentication packet (checked against the token), heartbeat
+replies with a popularity figure, commands sent as plain, zlib or brotli packets, raw bytes for malformed frames,
+and forced disconnects. Used by the connector tests and `anchor bench --only connectors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from agent.live.platforms import bilibili_wire as wire
+from agent.live.platforms.bilibili import BilibiliEndpoints, mixin_key, wbi_sign
+
+__all__ = ["FakeBilibiliLive"]
+
+_IMG_KEY = "7cd084941338484aae1ad9425b84077c"
+_SUB_KEY = "4932caff0ff746eab6f01bf08b70ac45"
+
+
+@dataclass
+class _Client:
+    connection: ServerConnection
+    auth: dict[str, Any]
+    queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
+
+
+class FakeBilibiliLive:
+    """One live room on loopback (see the module).
+
+    Args:
+        room: the room number viewers see; ``real_room`` the id it maps to.
+        sessdata: the login cookie the fake accepts as logged in (uid ``uid``).
+        popularity: the figure heartbeat replies carry.
+    """
+
+    def __init__(
+        self,
+        room: int = 6,
+        real_room: int = 7734200,
+        *,
+        sessdata: str = "fake-sessdata",
+        uid: int = 424242,
+        popularity: int = 1200,
+    ) -> None:
+        self.room = room
+        self.real_room = real_room
+        self.sessdata = sessdata
+        self.uid = uid
+        self.popularity = popularity
+        self.token = secrets.token_hex(16)
+        self.clients: list[_Client] = []
+        self.auths: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, dict[str, str], str]] = []  # path, query, cookie header
+        self.heartbeats = 0
+        self.refuse_auth = False
+        self.connected = asyncio.Event()
+        self._server: Server | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    async def __aenter__(self) -> FakeBilibiliLive:
+        self._server = await serve(
+            self._session,
+            "127.0.0.1",
+            0,
+            process_request=self._http,
+            max_size=wire.MAX_PACKET,
+            ping_interval=None,
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "use the fake as `async with FakeBilibiliLive() as live:`"
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    @property
+    def endpoints(self) -> BilibiliEndpoints:
+        base = f"http://127.0.0.1:{self.port}"
+        return BilibiliEndpoints(live_api=base, web_api=base, secure=False)
+
+    # -- what a test sends -----------------------------------------------------------------------------
+    def send(self, commands: list[Mapping[str, Any]], *, version: int = wire.VER_JSON) -> int:
+        """Send commands to every authenticated client: one packet each (version 0), or one zlib (2) or brotli
+        (3) packet holding them all. Returns how many clients they went to."""
+        packets = [wire.encode(wire.OP_COMMAND, dict(c)) for c in commands]
+        message = b"".join(packets) if version == wire.VER_JSON else wire.compress(packets, version)
+        return self.send_raw(message)
+
+    def send_raw(self, message: bytes) -> int:
+        for client in self.clients:
+            client.queue.put_nowait(message)
+        return len(self.clients)
+
+    def drop(self) -> int:
+        """Cut every connection without a closing handshake (a network failure); returns how many."""
+        dropped = 0
+        for client in list(self.clients):
+            client.connection.transport.abort()
+            dropped += 1
+        self.clients.clear()
+        self.connected.clear()
+        return dropped
+
+    async def wait_connected(self, timeout: float = 10.0) -> _Client:
+        async with asyncio.timeout(timeout):
+            await self.connected.wait()
+        return self.clients[-1]
+
+    # -- HTTP API --------------------------------------------------------------------------------------
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        parsed = urllib.parse.urlsplit(request.path)
+        if parsed.path == "/sub":
+            return None  # the WebSocket handshake goes on
+        query = dict(urllib.parse.parse_qsl(parsed.query))
+        cookie = request.headers.get("Cookie", "")
+        self.requests.append((parsed.path, query, cookie))
+        logged_in = f"SESSDATA={self.sessdata}" in cookie
+        if parsed.path == "/room/v1/Room/room_init":
+            if query.get("id") != str(self.room) and query.get("id") != str(self.real_room):
+                return _json({"code": 60004, "message": "直播间不存在", "data": {}})
+            return _json(
+                {"code": 0, "message": "ok", "data": {"room_id": self.real_room, "short_id": self.room}}
+            )
+        if parsed.path == "/x/web-interface/nav":
+            images = {
+                "img_url": f"https://i0.hdslb.com/bfs/wbi/{_IMG_KEY}.png",
+                "sub_url": f"https://i0.hdslb.com/bfs/wbi/{_SUB_KEY}.png",
+            }
+            if logged_in:
+                data = {"isLogin": True, "mid": self.uid, "uname": "商家", "wbi_img": images}
+                return _json({"code": 0, "message": "0", "data": data})
+            return _json(
+                {"code": -101, "message": "账号未登录", "data": {"isLogin": False, "wbi_img": images}}
+            )
+        if parsed.path == "/x/frontend/finger/spi":
+            return _json({"code": 0, "data": {"b_3": "FAKE-BUVID3-0000", "b_4": "x"}})
+        if parsed.path == "/xlive/web-room/v1/index/getDanmuInfo":
+            if not self._signed(dict(query)):
+                return _json({"code": -352, "message": "-352", "data": {}})
+            hosts = [{"host": "127.0.0.1", "port": self.port, "ws_port": self.port, "wss_port": 443}]
+            return _json({"code": 0, "message": "0", "data": {"token": self.token, "host_list": hosts}})
+        return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+
+    def _signed(self, query: dict[str, str]) -> bool:
+        given = query.pop("w_rid", "")
+        wts = query.pop("wts", "")
+        if not wts.isdigit():
+            return False
+        expected = wbi_sign(query, mixin_key(_IMG_KEY, _SUB_KEY), now=int(wts))["w_rid"]
+        return secrets.compare_digest(given, expected)
+
+    # -- WebSocket -------------------------------------------------------------------------------------
+    async def _session(self, connection: ServerConnection) -> None:
+        try:
+            first = await connection.recv()
+        except ConnectionClosed:
+            return
+        packets = wire.decode(first if isinstance(first, bytes) else first.encode())
+        auth = packets[0].body if packets and isinstance(packets[0], wire.Packet) else None
+        if not isinstance(auth, dict) or packets[0].operation != wire.OP_AUTH:  # type: ignore[union-attr]
+            await connection.close(1008, "expected an authentication packet")
+            return
+        self.auths.append(auth)
+        ok = not self.refuse_auth and auth.get("key") == self.token and auth.get("roomid") == self.real_room
+        await connection.send(wire.encode(wire.OP_AUTH_REPLY, {"code": 0 if ok else -101}))
+        if not ok:
+            await connection.close()
+            return
+        client = _Client(connection, auth)
+        self.clients.append(client)
+        self.connected.set()
+        sender = asyncio.create_task(self._send_loop(client))
+        try:
+            async for message in connection:
+                for packet in wire.decode(message if isinstance(message, bytes) else message.encode()):
+                    if isinstance(packet, wire.Packet) and packet.operation == wire.OP_HEARTBEAT:
+                        self.heartbeats += 1
+                        reply = wire.encode(
+                            wire.OP_HEARTBEAT_REPLY, self.popularity.to_bytes(4, "big"), version=1
+                        )
+                        client.queue.put_nowait(reply)
+        except ConnectionClosed:
+            pass
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+            if client in self.clients:
+                self.clients.remove(client)
+
+    @staticmethod
+    async def _send_loop(client: _Client) -> None:
+        while True:
+            message = await client.queue.get()
+            if message is None:
+                return
+            await client.connection.send(message)
+
+
+def _json(body: dict[str, Any]) -> Response:
+    data = json.dumps(body, ensure_ascii=False).encode()
+    headers = Headers(
+        [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))]
+    )
+    return Response(HTTPStatus.OK.value, HTTPStatus.OK.phrase, headers, data)
