@@ -230,6 +230,15 @@ def default_router() -> IntentRouter:
     return _default
 
 
-def classify(text: str, *, lang: str | None = None) -> RouteDecision:
+def classify(text: str, *, lang: str | None = None, vector: np.ndarray | None = None) -> RouteDecision:
     """Route one message with the default router (see `IntentRouter.classify`)."""
-    return default_router().classify(text, lang=lang)
+    return default_router().classify(text, lang=lang, vector=vector)
+
+
+def vectors(texts: list[str]) -> list[np.ndarray]:
+    """The default router's sentence vectors of several messages in one batch (much cheaper per message than
+    one at a time), for `classify(text, vector=…)`."""
+    if not texts:
+        return []
+    router = default_router()
+    return [np.asarray(v, dtype=np.float32) for v in router.embedder.embed(texts)]

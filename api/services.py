@@ -234,6 +234,7 @@ class Services:
         and the script builder (with the LLM rewrite when configured)."""
         from agent.live.manager import RoomFactory
         from agent.live.script import ScriptBuilder
+        from agent.live.sources import source_opener
         from agent.live.state import RoomStateStore
         from voice import MasterSpec, build_tts
 
@@ -256,6 +257,7 @@ class Services:
                 words=self.merchant_words.compiled,
                 claims=self.claim_reader(),
             ),
+            sources=source_opener(self.settings.platform_credentials()),
         )
 
     @property

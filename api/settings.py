@@ -7,7 +7,7 @@ application or the CLI starts, and hand the object (or values taken from it) to 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import (
@@ -18,6 +18,9 @@ from pydantic_settings import (
 )
 
 from knowledge.models import ImportLimits
+
+if TYPE_CHECKING:
+    from agent.live.sources import PlatformCredentials
 
 
 class Settings(BaseSettings):
@@ -94,6 +97,11 @@ class Settings(BaseSettings):
     # Logs (api/logging.py): JSON lines by default
     log_level: str = "INFO"
     log_json: bool = True
+    #: How `anchor serve` / `anchor demo` write logs: "auto" (readable text on a terminal, JSON lines otherwise),
+    #: "json" or "text". When it is not set, an explicit ANCHOR_LOG_JSON still decides.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    #: Access lines: "quiet" (none for chat posts and static files that succeed) or "all".
+    log_access: Literal["quiet", "all"] = "quiet"
 
     # Answer writer (agent/writers): "default" = deterministic templates; "llm" = a chat model over any
     # OpenAI-compatible endpoint, shown only the evidence, falling back to the templates on timeout,
@@ -107,10 +115,47 @@ class Settings(BaseSettings):
     llm_temperature: float = 0.2
     llm_max_tokens: int = 300
 
+    # Live platforms (docs/connectors.md). Read from the environment or anchor.toml, never from a room plan;
+    # SecretStr until the connector is built, never logged.
+    #: Bilibili's login cookie SESSDATA: without it the platform masks nicknames and user ids.
+    bilibili_sessdata: SecretStr | None = None
+    #: Bilibili's buvid3 cookie (None: one is requested from the platform per connection).
+    bilibili_buvid3: SecretStr | None = None
+    #: The Bilibili account's uid (None: read from the account with SESSDATA).
+    bilibili_uid: int | None = None
+    #: An Euler Stream API key for TikTokLive's signing service.
+    tiktok_sign_api_key: SecretStr | None = None
+    #: TikTok's sessionid cookie (optional; see docs/connectors.md before setting it).
+    tiktok_session_id: SecretStr | None = None
+    #: The tt-target-idc cookie of the sessionid's account (e.g. "useast2a").
+    tiktok_target_idc: str | None = None
+
     # Service
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: SecretStr = SecretStr("change-me")
+
+    def requested_log_format(self) -> Literal["auto", "json", "text"]:
+        """`log_format`, or what an explicitly set `log_json` asks for when `log_format` is not set."""
+        if "log_format" not in self.model_fields_set and "log_json" in self.model_fields_set:
+            return "json" if self.log_json else "text"
+        return self.log_format
+
+    def platform_credentials(self) -> PlatformCredentials:
+        """The live platforms' credentials as the connectors take them."""
+        from agent.live.sources import PlatformCredentials
+
+        def reveal(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        return PlatformCredentials(
+            bilibili_sessdata=reveal(self.bilibili_sessdata),
+            bilibili_buvid3=reveal(self.bilibili_buvid3),
+            bilibili_uid=self.bilibili_uid,
+            tiktok_sign_api_key=reveal(self.tiktok_sign_api_key),
+            tiktok_session_id=reveal(self.tiktok_session_id),
+            tiktok_target_idc=self.tiktok_target_idc,
+        )
 
     @property
     def resolved_database_url(self) -> str:

@@ -14,12 +14,14 @@ Record format (also what `parse_chat_record` accepts)::
     {"t": 12.5, "type": "chat", "nickname": "小王", "text": "3号链接多少钱", "user_id": "u1"}
     {"t": 13.0, "type": "gift", "nickname": "小李", "detail": "小心心", "count": 2}
 
-`t` is seconds from the start of the recording; `type` is chat, enter, like, follow, gift or share.
+`t` is seconds from the start of the recording; `type` is chat, enter, like, follow, gift or share; a chat
+record may say ``"paid": true`` (a super chat).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import math
@@ -87,6 +89,9 @@ def parse_chat_record(record: Any, room_id: str, *, ts: float | None = None) -> 
     stamp = time.time() if ts is None else ts
     if kind == "chat":
         message_id = _text_field(record, "message_id", required=False) or None
+        paid = record.get("paid", False)
+        if not isinstance(paid, bool):
+            raise ConnectorError(f"field 'paid' must be true or false, got {paid!r}")
         return ViewerMessage(
             room_id=room_id,
             nickname=nickname,
@@ -94,6 +99,7 @@ def parse_chat_record(record: Any, room_id: str, *, ts: float | None = None) -> 
             user_id=user_id,
             ts=stamp,
             message_id=message_id,
+            paid=paid,
         )
     if kind not in EVENT_TYPES:
         raise ConnectorError(f"unknown type {kind!r} (expected chat, {', '.join(sorted(EVENT_TYPES))})")
@@ -203,9 +209,7 @@ class ReplayConnector:
 
 
 def _restamp(item: ChatItem, ts: float) -> ChatItem:
-    if isinstance(item, ViewerMessage):
-        return ViewerMessage(item.room_id, item.nickname, item.text, item.user_id, ts, item.message_id)
-    return RoomEvent(item.room_id, item.kind, item.nickname, item.user_id, item.detail, item.count, ts)
+    return dataclasses.replace(item, ts=ts)
 
 
 class QueueConnector:

@@ -56,7 +56,7 @@ from typing import Any, Literal
 
 from agent.compliance import enforce
 from agent.focus import RoomContext
-from agent.live.events import AudioRef, Command, OutputEvent, OutputKind, Position
+from agent.live.events import AudioRef, Command, OutputEvent, OutputKind, Position, ViewerMessage
 from agent.live.ports import (
     AnswerLike,
     BusLike,
@@ -74,6 +74,8 @@ from agent.live.ports import (
 )
 from agent.live.state import RoomStateStore, RoomStatus
 from agent.live.timeline import advance, conversation_id, product_card, sentence_at, settle, to_audio
+from agent.live.triage_text import sanitize_nickname
+from agent.pii import redact
 from voice import Clip, Prosody, clip_from
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,8 @@ class _Op:
 
 
 _GROUPED = {"zh": "好几位问到：", "en": "A few of you asked: "}
+_COMMENT_CHARS = 200  # a comment in the feed is cut to this many characters
+_COMMENT_BATCH = 50  # the feed keeps the newest comments between two flushes
 _COUNTERS = (
     "said",
     "answered",
@@ -279,6 +283,10 @@ class Director:
         self._dropped_by_director: dict[str, int] = {}
         self._decisions: list[dict[str, Any]] = []  # this director's decisions not yet published
         self._decisions_at: float | None = None
+        self._comments: deque[dict[str, Any]] = deque(maxlen=_COMMENT_BATCH)
+        self._source: Any = None
+        self._source_sent: tuple[tuple[Any, Any] | None, Any] = (None, None)
+        self._source_sent_at = -math.inf
         self._idle = False
         self._last_spoke = clock()
         self._finished = False
@@ -327,6 +335,8 @@ class Director:
         stats = getattr(self.triage, "stats", None)
         if callable(stats):
             data["triage"] = stats()
+        if self._source is not None:
+            data["source"] = self.source_status()
         if self.error:
             data["error"] = self.error
         return data
@@ -390,6 +400,44 @@ class Director:
         if text.strip():
             self._acks.append(text.strip())
             self.notify()
+
+    # -- the room's social side: the comment feed and the platform source's status ---------------------
+    def comment(self, msg: ViewerMessage) -> None:
+        """Show a viewer's message in the room's comment feed (published in batches by `flush_social`): the
+        nickname sanitised, personal data in the text redacted. Callers skip adverts, abuse and spam."""
+        text = redact(msg.text[: _COMMENT_CHARS * 4])[:_COMMENT_CHARS]
+        if text.strip():
+            self._comments.append(
+                {"nickname": sanitize_nickname(msg.nickname), "text": text, "paid": msg.paid, "ts": msg.ts}
+            )
+
+    def attach_source(self, status: Any) -> None:
+        """The room's platform connector status (an object with ``to_dict()``), shown in snapshots and sent on
+        the bus as ``source`` events when its state or viewer count changes."""
+        self._source = status
+
+    def source_status(self) -> dict[str, Any] | None:
+        return dict(self._source.to_dict()) if self._source is not None else None
+
+    async def flush_social(self) -> None:
+        """Publish the comments that arrived since the last call as one ``comments`` event, and the source's
+        status as a ``source`` event when its state changed (its viewer count at most every 5 s)."""
+        if self._comments:
+            items = list(self._comments)
+            self._comments.clear()
+            await self._publish("comments", {"items": items})
+        status = self.source_status()
+        if status is None:
+            return
+        now = self._clock()
+        state = (status.get("state"), status.get("reason"))
+        viewers = status.get("viewers")
+        changed = state != self._source_sent[0]
+        if changed or (viewers != self._source_sent[1] and now - self._source_sent_at >= 5.0):
+            self._source_sent = (state, viewers)
+            self._source_sent_at = now
+            shown = ("platform", "room", "state", "reason", "viewers", "reconnects", "received", "malformed")
+            await self._publish("source", {k: status.get(k) for k in shown})
 
     def notify(self) -> None:
         """Wake an idle or paused room to look at its queue now (a question or command arrived)."""

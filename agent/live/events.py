@@ -21,7 +21,8 @@ CommandKind = Literal["pause", "resume", "skip_to", "say_now", "stop"]
 
 @dataclass(frozen=True, slots=True)
 class ViewerMessage:
-    """One chat message from a viewer. `user_id` is the platform's id when it gives one."""
+    """One chat message from a viewer. `user_id` is the platform's id when it gives one; `paid` marks a
+    paid message (Bilibili's super chat, 醒目留言), answered before other questions."""
 
     room_id: str
     nickname: str
@@ -29,6 +30,7 @@ class ViewerMessage:
     user_id: str | None = None
     ts: float = field(default_factory=time.time)
     message_id: str | None = None
+    paid: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,7 @@ class AudioRef:
         return out
 
 
-OutputKind = Literal["say", "answer", "product", "ack", "state", "cut", "decision"]
+OutputKind = Literal["say", "answer", "product", "ack", "state", "cut", "decision", "comments", "source"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,11 +41,21 @@ from agent.live.ports import (
     SpeechLike,
     WaitWoken,
 )
+from agent.live.resilient import ConnectorStatus
 from agent.live.script import ScriptBuilder
+from agent.live.sources import SourceOpener
 from agent.live.state import RoomStateStore
 from agent.live.triage import AckLine, ChatTriage, TriageDecision, TriageOptions
 
 log = logging.getLogger(__name__)
+
+
+#: Messages never shown in the room's comment feed: adverts, abuse, spam, empty ones.
+_NOT_SHOWN = frozenset({"empty", "spam", "ad", "abuse"})
+_THANKED_WHEN_PAID = frozenset({"not_question", "unsure", "recently_answered"})
+_PAID_DETAIL = {"zh": "醒目留言", "en": "Super Chat"}
+#: Platform items waiting for the triage at most (a room far behind loses the oldest, not its memory).
+_MAX_SOURCE_BACKLOG = 5000
 
 
 class UnknownRoomError(LookupError):
@@ -80,6 +90,9 @@ class RoomFactory:
         director_options: pacing knobs.
         sleep, wait, clock: time for the directors and the triage (injectable for tests; ``wait`` is the
             director's wait-for-wake-or-timeout, None races the wake against ``sleep``).
+        sources: opens a plan's platform chat source (`agent.live.sources.open_source` with the settings'
+            credentials); None: plans with a ``source`` run without it (logged).
+        social_every_s: how often a room's comment feed and source status are published.
     """
 
     catalog: CatalogLike
@@ -93,6 +106,8 @@ class RoomFactory:
     sleep: Sleep = asyncio.sleep
     wait: WaitWoken | None = None
     clock: Callable[[], float] = time.monotonic
+    sources: SourceOpener | None = None
+    social_every_s: float = 0.5
 
     def triage(self, plan: RoomPlan) -> ChatTriage:
         options = TriageOptions.for_plan(plan, **self.triage_overrides)
@@ -158,6 +173,7 @@ class RoomManager:
         self.owner = owner or process_owner_id()
         self.lease_ttl_s = lease_ttl_s
         self._rooms: dict[str, tuple[Director, asyncio.Task[None]]] = {}
+        self._side: dict[str, list[asyncio.Task[None]]] = {}  # each room's social loop and chat source
         self._lease_task: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -179,11 +195,17 @@ class RoomManager:
         task = asyncio.create_task(director.run(), name=f"room:{plan.room_id}")
         self._rooms[plan.room_id] = (director, task)
         task.add_done_callback(functools.partial(self._finished, plan.room_id))
+        side = [asyncio.create_task(self._social(director), name=f"room-social:{plan.room_id}")]
+        if plan.source is not None:
+            side.append(asyncio.create_task(self._source(plan, director), name=f"room-source:{plan.room_id}"))
+        self._side[plan.room_id] = side
         if self._lease_task is None or self._lease_task.done():
             self._lease_task = asyncio.create_task(self._keep_leases(), name="room-leases")
         return director
 
     def _finished(self, room_id: str, task: asyncio.Task[None]) -> None:
+        for side in self._side.pop(room_id, []):
+            side.cancel()
         entry = self._rooms.get(room_id)
         if entry is not None and entry[1] is task:
             del self._rooms[room_id]
@@ -237,10 +259,12 @@ class RoomManager:
             await self._cancel(self._lease_task)
             self._lease_task = None
         tasks = [task for _, task in self._rooms.values()]
+        tasks += [side for sides in self._side.values() for side in sides]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._rooms.clear()
+        self._side.clear()
 
     async def renew_leases(self) -> list[str]:
         """Renew the lease of every room running here; rooms whose lease was lost are cancelled.
@@ -265,6 +289,53 @@ class RoomManager:
         while self._rooms:
             await asyncio.sleep(self.lease_ttl_s / 3)
             await self.renew_leases()
+
+    async def _social(self, director: Director) -> None:
+        """Publish the room's comment feed and source status every `social_every_s`."""
+        while True:
+            await asyncio.sleep(self.factory.social_every_s)
+            try:
+                await director.flush_social()
+            except Exception:
+                log.exception("room %s: publishing its comment feed failed", director.room_id)
+
+    async def _source(self, plan: RoomPlan, director: Director) -> None:
+        """Read the plan's platform source into the room until the room stops; a failing source never stops
+        the show (the connector retries; its status says why)."""
+        source = plan.source
+        assert source is not None
+        room_id = plan.room_id
+        if self.factory.sources is None:
+            reason = "this process has no platform connectors configured"
+            director.attach_source(ConnectorStatus(source.platform, source.room, "stopped", reason))
+            log.error("room %s: source %s not started: %s", room_id, source.label(), reason)
+            return
+        try:
+            connector = self.factory.sources(source, room_id, lambda status: None)
+        except Exception as exc:  # a bad configuration: say so in the status, keep the show
+            reason = f"cannot start: {type(exc).__name__}: {exc}"[:300]
+            director.attach_source(ConnectorStatus(source.platform, source.room, "stopped", reason))
+            log.error("room %s: source %s %s", room_id, source.label(), reason)
+            return
+        director.attach_source(connector.status)
+
+        def handle(batch: list[ViewerMessage | RoomEvent]) -> None:
+            try:
+                self.offer_many(room_id, batch)
+            except UnknownRoomError:
+                connector.stop()
+            except Exception:  # one odd batch never ends the feed
+                log.exception("room %s: items from %s could not be offered", room_id, source.label())
+
+        try:
+            # What arrived while the triage worked on the last batch is triaged together: one batch of sentence
+            # vectors costs about a third as much per message at ten a batch.
+            async for batch in connector.batches():
+                handle(batch)
+                await asyncio.sleep(0)  # the connector's reader and the director run between batches
+        finally:
+            connector.stop()
+            connector.status.state = "stopped"
 
     @staticmethod
     async def _cancel(task: asyncio.Task[None]) -> None:
@@ -334,10 +405,49 @@ class RoomManager:
             raise TypeError(f"room {room_id!r} has no chat triage")
         if isinstance(item, ViewerMessage):
             decision = triage.offer(item)
-            if decision.accepted:
-                director.notify()
+            self._after_message(director, triage, item, decision)
             return decision
         line = triage.offer_event(item)
         if line is not None:
             director.acknowledge(line.text)
         return line
+
+    def offer_many(self, room_id: str, items: Sequence[ViewerMessage | RoomEvent]) -> None:
+        """Feed several items that arrived together, in order; runs of chat messages are triaged as one batch
+        (`ChatTriage.offer_many`).
+
+        Raises:
+            UnknownRoomError: the room is not running here.
+        """
+        director = self._director(room_id)
+        triage = director.triage
+        if not isinstance(triage, ChatTriage):  # pragma: no cover - the factory always builds one
+            raise TypeError(f"room {room_id!r} has no chat triage")
+        run: list[ViewerMessage] = []
+        for item in [*items, None]:
+            if isinstance(item, ViewerMessage):
+                run.append(item)
+                continue
+            if run:
+                for message, decision in zip(run, triage.offer_many(run), strict=True):
+                    self._after_message(director, triage, message, decision)
+                run = []
+            if item is not None:
+                self.offer(room_id, item)
+
+    @staticmethod
+    def _after_message(
+        director: Director, triage: ChatTriage, item: ViewerMessage, decision: TriageDecision
+    ) -> None:
+        if decision.accepted:
+            director.notify()
+        if decision.reason not in _NOT_SHOWN:
+            director.comment(item)
+        if item.paid and not decision.accepted and decision.reason in _THANKED_WHEN_PAID:
+            # a super chat that asks nothing is thanked like a gift
+            detail = _PAID_DETAIL.get(director.plan.language, _PAID_DETAIL["zh"])
+            line = triage.offer_event(
+                RoomEvent(director.room_id, "gift", item.nickname, item.user_id, detail)
+            )
+            if line is not None:
+                director.acknowledge(line.text)

@@ -110,6 +110,71 @@ class HostConfig(BaseModel):
         return value
 
 
+Platform = Literal["bilibili", "tiktok"]
+PLATFORMS: tuple[str, ...] = ("bilibili", "tiktok")
+_SECRET_KEYS = frozenset(
+    {"cookie", "cookies", "sessdata", "session_id", "sessionid", "token", "api_key", "key"}
+)
+
+
+class SourceConfig(BaseModel):
+    """Where a room's chat comes from when it is streamed on a platform: ``{platform: bilibili, room: 123456}``
+    (the number in live.bilibili.com/123456) or ``{platform: tiktok, room: "@handle"}``. Credentials are never
+    part of a plan: they come from settings (docs/connectors.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform: Platform
+    room: str = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            secret = sorted(k for k in data if str(k).lower() in _SECRET_KEYS)
+            if secret:
+                raise ValueError(
+                    f"{', '.join(secret)}: credentials do not belong in a plan; set them in the server's settings "
+                    "(ANCHOR_BILIBILI_SESSDATA, ANCHOR_TIKTOK_SIGN_API_KEY …, see docs/connectors.md)"
+                )
+            if isinstance(data.get("room"), int) and not isinstance(data.get("room"), bool):
+                data = {**data, "room": str(data["room"])}
+        return data
+
+    @model_validator(mode="after")
+    def _room_fits_platform(self) -> SourceConfig:
+        room = self.room.strip()
+        if self.platform == "bilibili" and (not room.isdigit() or int(room) <= 0):
+            raise ValueError(f"a Bilibili room is the number in live.bilibili.com/NUMBER, got {self.room!r}")
+        if self.platform == "tiktok" and not re.fullmatch(r"@?[A-Za-z0-9_.]{2,24}", room):
+            raise ValueError(f"a TikTok room is the account's @handle, got {self.room!r}")
+        self.room = room
+        return self
+
+    @classmethod
+    def parse(cls, text: str) -> SourceConfig:
+        """``bilibili:123456`` or ``tiktok:@handle`` (the CLI's --source).
+
+        Raises:
+            ValueError: the text names no known platform or an unusable room.
+        """
+        platform, _, room = text.partition(":")
+        platform = platform.strip().lower()
+        if platform not in PLATFORMS or not room.strip():
+            raise ValueError(
+                f"--source {text!r}: use PLATFORM:ROOM with a platform of {', '.join(PLATFORMS)}"
+            )
+        try:
+            return cls.model_validate({"platform": platform, "room": room.strip()})
+        except ValidationError as exc:
+            raise ValueError(
+                f"--source {text!r}: {exc.errors()[0]['msg'].removeprefix('Value error, ')}"
+            ) from None
+
+    def label(self) -> str:
+        return f"{self.platform}:{self.room}"
+
+
 class HostSets(Protocol):
     """Where named host layer sets are checked (`agent.live.host.HostLibrary`)."""
 
@@ -192,6 +257,8 @@ class RoomPlan(BaseModel):
     interrupt: Literal["at_pause", "sentence_end"] = "at_pause"
     airtime: AirtimePolicy = Field(default_factory=AirtimePolicy)
     host: HostConfig = Field(default_factory=HostConfig)
+    #: The platform the room's chat is read from (None: our own room page and API only).
+    source: SourceConfig | None = None
 
     @field_validator("room_id")
     @classmethod

@@ -24,8 +24,8 @@ import contextlib
 import logging
 import random
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import OrderedDict, deque
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -73,6 +73,7 @@ class ConnectorStatus:
     received: int = 0
     duplicates: int = 0
     malformed: int = 0
+    dropped: int = 0  # items the consumer did not take in time (beyond the backlog)
     viewers: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,6 +91,7 @@ class ResilientConnector:
         stable_after_s: a session up this long resets the backoff.
         stale_after_s: silence (no item, no heartbeat) that counts as a dead connection.
         dedupe: how many recent event ids are remembered.
+        backlog: how many items wait for the consumer at most (beyond that the oldest go).
         on_status: called with the status at every change.
         sleep, clock, rng: injectable for tests.
     """
@@ -105,6 +107,7 @@ class ResilientConnector:
         stable_after_s: float = 60.0,
         stale_after_s: float = 45.0,
         dedupe: int = 4096,
+        backlog: int = 5000,
         on_status: Callable[[ConnectorStatus], None] | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -123,68 +126,106 @@ class ResilientConnector:
         self._clock = clock
         self._rng = rng or random.Random()
         self._stopped = False
+        self._backlog = backlog
+        self._reader: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
-        """End `messages()` after the item in hand (the room is stopping)."""
+        """End `messages()` / `batches()` now: the connection in hand is closed, a wait for the next attempt
+        ends (the room is stopping)."""
         self._stopped = True
+        if self._reader is not None:
+            self._reader.cancel()
 
     async def messages(self) -> AsyncIterator[ViewerMessage | RoomEvent]:
-        failures = 0
-        while not self._stopped:
-            self._report("connecting" if self.status.reconnects == 0 else "retrying", self.status.reason)
-            opened_at = self._clock()
-            try:
-                session = await self._open()
-                self.status.sessions += 1
-                self._report("connected", None)
-                async for item in self._watched(session):
-                    if item is not None:
-                        yield item
-                    if self._stopped:
-                        break
-                reason = "the platform closed the connection"
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # any failure of the platform or its library: retry, never stop
-                reason = f"{type(exc).__name__}: {exc}"[:300]
-            if self._stopped:
-                break
-            failures = 1 if self._clock() - opened_at >= self._stable_after else failures + 1
-            self.status.reconnects += 1
-            self._report("retrying", reason)
-            log.warning("%s room %s: %s; reconnecting", self.status.platform, self.status.room, reason)
-            await self._sleep(self._delay(failures))
-        self._report("stopped", None)
+        """The room's items one by one, as they arrive."""
+        async for batch in self.batches():
+            for item in batch:
+                yield item
 
-    async def _watched(self, session: AsyncIterator[PlatformItem | Malformed]) -> AsyncIterator[Any]:
-        """The session's items, deduplicated; raises TimeoutError after `stale_after_s` of silence."""
-        iterator = aiter(session)
+    async def batches(self) -> AsyncIterator[list[ViewerMessage | RoomEvent]]:
+        """The room's items in batches: everything that arrived since the last batch was taken (a busy room's
+        consumer gets bigger, cheaper batches; a quiet one's, single items). A reader task keeps the connection
+        and reads as fast as the platform sends; at most ``backlog`` items wait (beyond that the oldest go,
+        counted in ``status.dropped``)."""
+        queue: deque[ViewerMessage | RoomEvent] = deque()
+        arrived = asyncio.Event()
+        self._reader = asyncio.create_task(self._read(queue, arrived), name=f"{self.status.platform}-reader")
         try:
             while True:
+                if not queue:
+                    if self._reader.done():
+                        break
+                    await arrived.wait()
+                    arrived.clear()
+                    continue
+                batch = list(queue)
+                queue.clear()
+                yield batch
+        finally:
+            self._reader.cancel()
+            await asyncio.wait({self._reader})
+            self._report("stopped", None)
+
+    async def _read(self, queue: deque[ViewerMessage | RoomEvent], arrived: asyncio.Event) -> None:
+        failures = 0
+        try:
+            while not self._stopped:
+                self._report("connecting" if self.status.reconnects == 0 else "retrying", self.status.reason)
+                opened_at = self._clock()
                 try:
-                    got = await asyncio.wait_for(anext(iterator), self._stale_after)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError:
-                    raise TimeoutError(f"nothing from the platform for {self._stale_after:g} s") from None
-                if isinstance(got, Malformed):
-                    self.status.malformed += 1
-                    log.info("%s: skipped a malformed frame: %s", self.status.platform, got.reason)
-                    continue
-                if got.viewers is not None:
-                    self.status.viewers = got.viewers
-                if got.item is None:
-                    yield None
-                    continue
-                if got.event_id is not None:
-                    if got.event_id in self._seen:
-                        self.status.duplicates += 1
+                    session = await self._open()
+                    self.status.sessions += 1
+                    self._report("connected", None)
+                    async with contextlib.aclosing(self._watched(session)) as items:
+                        async for item in items:
+                            if len(queue) >= self._backlog:
+                                queue.popleft()
+                                self.status.dropped += 1
+                            queue.append(item)
+                            arrived.set()
+                    reason = "the platform closed the connection"
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # any failure of the platform or its library: retry, never stop
+                    reason = f"{type(exc).__name__}: {exc}"[:300]
+                if self._stopped:
+                    break
+                failures = 1 if self._clock() - opened_at >= self._stable_after else failures + 1
+                self.status.reconnects += 1
+                self._report("retrying", reason)
+                log.warning("%s room %s: %s; reconnecting", self.status.platform, self.status.room, reason)
+                await self._sleep(self._delay(failures))
+        finally:
+            arrived.set()
+
+    async def _watched(self, session: AsyncIterator[PlatformItem | Malformed]) -> AsyncGenerator[Any, None]:
+        """The session's room items, deduplicated (heartbeats and malformed frames only counted); raises
+        TimeoutError after `stale_after_s` of silence."""
+        iterator = aiter(session)
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._stale_after) as watchdog:
+                async for got in iterator:
+                    watchdog.reschedule(loop.time() + self._stale_after)
+                    if isinstance(got, Malformed):
+                        self.status.malformed += 1
+                        log.info("%s: skipped a malformed frame: %s", self.status.platform, got.reason)
                         continue
-                    self._seen[got.event_id] = None
-                    while len(self._seen) > self._dedupe:
-                        self._seen.popitem(last=False)
-                self.status.received += 1
-                yield got.item
+                    if got.viewers is not None:
+                        self.status.viewers = got.viewers
+                    if got.item is None:
+                        continue
+                    if got.event_id is not None:
+                        if got.event_id in self._seen:
+                            self.status.duplicates += 1
+                            continue
+                        self._seen[got.event_id] = None
+                        while len(self._seen) > self._dedupe:
+                            self._seen.popitem(last=False)
+                    self.status.received += 1
+                    yield got.item
+        except TimeoutError:
+            raise TimeoutError(f"nothing from the platform for {self._stale_after:g} s") from None
         finally:
             closer = getattr(iterator, "aclose", None)
             if closer is not None:

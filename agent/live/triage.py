@@ -26,9 +26,10 @@ answered questions. All time comes from the injectable clock.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -54,8 +55,13 @@ from agent.live.triage_types import (
 from agent.pii import redact
 from agent.router import Route, RouteDecision
 from agent.router import classify as route_message
-from agent.routing.text import is_keyboard_mash
+from agent.router import vectors as route_vectors
+from agent.routing.text import is_keyboard_mash, is_symbol_only
 from agent.textnorm import normalize_message
+
+log = logging.getLogger(__name__)
+
+_VECTOR_BATCH = 32  # messages whose sentence vectors are computed together
 
 __all__ = [
     "DROP_REASONS",
@@ -95,6 +101,8 @@ class _Group:
     #: What the question asks about ("price", "size", …; empty for a general question): questions about
     #: the same product and the same aspects are one group however they are worded.
     aspects: tuple[str, ...] = ()
+    #: A viewer paid for this question (a super chat): it is answered before the others.
+    paid: bool = False
 
 
 class ChatTriage:
@@ -123,6 +131,11 @@ class ChatTriage:
         self.link_map: dict[int, str] = dict(link_map or {})
         self._clock = clock
         self._classify = classify or route_message
+        # Sentence vectors computed in one batch by `offer_many` (only with the default router).
+        self._vectors_for: Callable[[list[str]], list[Any]] | None = (
+            route_vectors if classify is None else None
+        )
+        self._primed: dict[str, Any] = {}
         self._groups: dict[int, _Group] = {}
         self._by_link: dict[int | None, dict[int, _Group]] = {}  # the same groups, by link asked
         self._next_gid = 0
@@ -151,6 +164,28 @@ class ChatTriage:
 
     # ----------------------------------------------------------------------------- chat messages
 
+    def offer_many(self, msgs: Sequence[ViewerMessage]) -> list[TriageDecision]:
+        """Triage several messages that arrived together (a platform packet, a busy second): the same decisions
+        as `offer` one by one, with the router's sentence vectors computed in one batch."""
+        if self._vectors_for is not None and len(msgs) > 1:
+            limit = self.options.max_text_chars
+            texts = []
+            for msg in msgs:
+                text = normalize_message(msg.text[: limit * 4])[:limit]
+                if text and text not in self._primed and not is_symbol_only(text):
+                    texts.append(text)
+            texts = list(dict.fromkeys(texts))
+            try:
+                for start in range(0, len(texts), _VECTOR_BATCH):  # padding to the longest text stays cheap
+                    chunk = texts[start : start + _VECTOR_BATCH]
+                    self._primed.update(zip(chunk, self._vectors_for(chunk), strict=True))
+            except Exception:  # the batch is an optimisation: one at a time still works
+                log.exception("room %s: batch vectors failed", self.room_id)
+        try:
+            return [self.offer(msg) for msg in msgs]
+        finally:
+            self._primed.clear()
+
     def offer(self, msg: ViewerMessage) -> TriageDecision:
         """Triage one chat message. Never raises on odd input; every message gets a decision."""
         self._offered += 1
@@ -168,7 +203,12 @@ class ChatTriage:
             return self._drop("abuse")
         if is_keyboard_mash(text):
             return self._drop("spam")
-        decision = self._classify(text, lang=None)
+        vector = self._primed.pop(text, None)
+        decision = (
+            self._classify(text, lang=None)
+            if vector is None
+            else self._classify(text, lang=None, vector=vector)
+        )
         signals = decision.signals
         if _SPAM_SIGNALS.intersection(signals):
             return self._drop("spam", decision.route)
@@ -183,7 +223,7 @@ class ChatTriage:
         viewer = f"u:{msg.user_id}" if msg.user_id else f"n:{nickname}"
         after_sales = decision.route == "after_sales"
         # After-sales is never rate-limited, merged away as spam or dropped for age: each one is handled.
-        if not after_sales and not self._rate_allows(viewer, now):
+        if not after_sales and not msg.paid and not self._rate_allows(viewer, now):
             return self._drop("rate_limited", decision.route)
 
         sig = signature(text)
@@ -203,6 +243,7 @@ class ChatTriage:
                 return self._drop("spam", decision.route)  # the same viewer asking the same again
             group.count += 1
             group.last_at = now
+            group.paid = group.paid or msg.paid
             if group.sku_hint is None:
                 group.sku_hint = sku_hint
             if len(group.messages) < self.options.max_group_messages:
@@ -224,6 +265,7 @@ class ChatTriage:
             messages=[_for_display(msg, nickname)],
             viewers={viewer},
             aspects=asked,
+            paid=msg.paid,
         )
         self._next_gid += 1
         self._drop_stale(now)
@@ -391,16 +433,18 @@ class ChatTriage:
     def _on_screen(self, group: _Group) -> bool:
         return self.current_sku is not None and group.sku_hint == self.current_sku
 
-    def _serve_key(self, group: _Group) -> tuple[bool, bool, int, float, int]:
-        # After-sales first (oldest first), then the product on screen, the most askers, the freshest:
-        # in a busy room a fresh question answered beats an old one answered late.
+    def _serve_key(self, group: _Group) -> tuple[bool, bool, bool, int, float, int]:
+        # After-sales first (oldest first), then paid questions (oldest first), then the product on screen,
+        # the most askers, the freshest: in a busy room a fresh question answered beats an old one answered late.
         if group.after_sales:
-            return True, True, 0, -group.first_at, -group.gid
-        return False, self._on_screen(group), group.count, group.last_at, -group.gid
+            return True, True, True, 0, -group.first_at, -group.gid
+        if group.paid:
+            return False, True, True, 0, -group.first_at, -group.gid
+        return False, False, self._on_screen(group), group.count, group.last_at, -group.gid
 
-    def _keep_key(self, group: _Group) -> tuple[bool, int, float]:
-        # The group evicted from a full queue: off screen, fewest askers, then the oldest.
-        return self._on_screen(group), group.count, group.last_at
+    def _keep_key(self, group: _Group) -> tuple[bool, bool, int, float]:
+        # The group evicted from a full queue: unpaid, off screen, fewest askers, then the oldest.
+        return group.paid, self._on_screen(group), group.count, group.last_at
 
     def _find_similar(
         self,

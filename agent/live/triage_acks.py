@@ -24,6 +24,12 @@ __all__ = ["AckKind", "AckLine", "Acknowledger"]
 AckKind = Literal["welcome", "thanks"]
 
 _MAX_NAMES_SPOKEN = 3
+_SUPPORT = ("的支持", "for the support")
+_THANKED_FOR = {
+    "follow": ("的关注", "for the follows"),
+    "share": ("的分享", "for sharing"),
+    "gift": ("的礼物", "for the gifts"),
+}
 _MAX_PENDING = 64
 
 
@@ -175,16 +181,20 @@ class Acknowledger:
                 )
             else:
                 text = f"谢谢{names[0]}的礼物！" if zh else f"Thanks for the gift, {names[0]}!"
-        elif not names:
-            text = "谢谢大家的支持！" if zh else "Thanks, everyone, for the support!"
-        elif count > len(names):
-            text = (
-                f"谢谢{self._join(names)}等{count}位朋友的支持！"
-                if zh
-                else f"Thanks {self._join(names)} and {count - len(names)} more for the support!"
-            )
         else:
-            text = (
-                f"谢谢{self._join(names)}的支持！" if zh else f"Thanks for the support, {self._join(names)}!"
-            )
+            # several people: what they all did ("的关注"), or "的支持" when they did different things
+            kinds = {item.kind for item in items}
+            what_zh, what_en = _THANKED_FOR.get(kinds.pop(), _SUPPORT) if len(kinds) == 1 else _SUPPORT
+            if not names:
+                text = f"谢谢大家{what_zh}！" if zh else f"Thanks, everyone, {what_en}!"
+            elif count > len(names):
+                text = (
+                    f"谢谢{self._join(names)}等{count}位朋友{what_zh}！"
+                    if zh
+                    else f"Thanks {self._join(names)} and {count - len(names)} more {what_en}!"
+                )
+            else:
+                text = (
+                    f"谢谢{self._join(names)}{what_zh}！" if zh else f"Thanks {self._join(names)} {what_en}!"
+                )
         return AckLine("thanks", text, names, count)

@@ -70,13 +70,21 @@ def room_start(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print events as JSON lines (without audio)")
     ] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help="Read the chat of a live room on a platform: bilibili:ROOM or tiktok:@handle "
+            "(credentials from settings; overrides the plan's source)",
+        ),
+    ] = None,
 ) -> None:
     """Run a live room in the foreground: the director speaks the plan and answers the chat.
 
     Ctrl-C stops it cleanly; its position is kept, so starting the same plan again resumes at the next
     unsaid sentence (--fresh starts over). This command shows no web page: see `anchor serve`.
     """
-    from agent.live.plan import PlanError, RoomPlan
+    from agent.live.plan import PlanError, RoomPlan, SourceConfig
 
     if rtmp and hls:
         raise fail("choose one output: --rtmp URL or --hls DIR, not both", 2)
@@ -90,6 +98,11 @@ def room_start(
         for problem in exc.problems:
             console.print(f"[red]error[/] {problem}")
         raise fail(f"{plan_file} is not a usable plan", 2) from exc
+    if source is not None:
+        try:
+            plan = plan.model_copy(update={"source": SourceConfig.parse(source)})
+        except ValueError as exc:
+            raise fail(str(exc), 2) from exc
     services, _ = open_services(plan.merchant)
     problems = plan.validate_against(services.store, services.hosts)
     if problems:
@@ -202,6 +215,10 @@ def _announce(plan: Any, redis_url: str | None, run: RoomRun) -> None:
         )
     if run.hls:
         console.print(f"HLS: {run.hls / 'index.m3u8'}", highlight=False)
+    if plan.source is not None:
+        console.print(
+            f"chat from {plan.source.label()} (status: `anchor room status {plan.room_id}`)", highlight=False
+        )
 
 
 async def _print_events(events: Any, run: RoomRun) -> None:
@@ -232,6 +249,13 @@ async def _print_events(events: Any, run: RoomRun) -> None:
         elif event.kind == "cut":
             console.print(
                 f"  [yellow]✂ cut at {data.get('at')} s for the {data.get('reason')}[/]", highlight=False
+            )
+        elif event.kind == "source":
+            reason = f": {escape(str(data.get('reason')))}" if data.get("reason") else ""
+            viewers = f", {data.get('viewers')} watching" if data.get("viewers") is not None else ""
+            console.print(
+                f"[dim]{escape(str(data.get('platform')))} {escape(str(data.get('state')))}{reason}{viewers}[/]",
+                highlight=False,
             )
         elif event.kind == "state":
             console.print(

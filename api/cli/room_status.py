@@ -49,6 +49,7 @@ def room_status_data(record: RoomRecord) -> dict[str, Any]:
         "latency_s": ops.get("latency_s", {}),
         "recent": ops.get("recent", {}),
         "intent_to_buy_last_minute": triage.get("intent_to_buy_last_minute"),
+        "source": ops.get("source"),
     }
 
 
@@ -104,7 +105,16 @@ def _print_list(merchant: str, rows: list[dict[str, Any]]) -> None:
         )
         return
     table = Table(title=f"{merchant}: {len(rows)} rooms")
-    for column in ("room", "status", "queue", "answered", "tickets", "script share", "latency (5 min)"):
+    for column in (
+        "room",
+        "status",
+        "source",
+        "queue",
+        "answered",
+        "tickets",
+        "script share",
+        "latency (5 min)",
+    ):
         table.add_column(column)
     for row in rows:
         counters = row["counters"]
@@ -114,6 +124,9 @@ def _print_list(merchant: str, rows: list[dict[str, Any]]) -> None:
         table.add_row(
             escape(row["room_id"]),
             row["status"],
+            escape(f"{row['source'].get('platform')} {row['source'].get('state')}")
+            if row.get("source")
+            else "—",
             str(row["queue"]["groups"]),
             str(answered),
             str(counters.get("tickets", 0)),
@@ -121,6 +134,23 @@ def _print_list(merchant: str, rows: list[dict[str, Any]]) -> None:
             _latency_cell(row["latency_s"].get("all")),
         )
     console.print(table)
+
+
+def _source_cell(source: dict[str, Any]) -> str:
+    """ "bilibili 123456: retrying (BilibiliApiError: …), 3 reconnects, 1,204 received, 2 malformed, 860 watching"."""
+    state = str(source.get("state"))
+    if source.get("reason"):
+        state += f" ({source['reason']})"
+    parts = [
+        f"{source.get('platform')} {source.get('room')}: {state}",
+        f"{source.get('reconnects', 0)} reconnects",
+        f"{source.get('received', 0):,} received",
+        f"{source.get('duplicates', 0)} repeats dropped",
+        f"{source.get('malformed', 0)} malformed",
+    ]
+    if source.get("viewers") is not None:
+        parts.append(f"{source['viewers']:,} watching")
+    return escape(", ".join(parts))
 
 
 def _print_room(data: dict[str, Any]) -> None:
@@ -144,6 +174,8 @@ def _print_room(data: dict[str, Any]) -> None:
         f"{counters.get('after_sales_messages', 0)} handed off, {counters.get('tickets', 0)} tickets",
     )
     summary.add_row("script share", _share(data["airtime"]))
+    if data.get("source"):
+        summary.add_row("chat source", _source_cell(data["source"]))
     for channel in ("spoken", "screen", "all"):
         summary.add_row(f"latency {channel}", _latency_cell(data["latency_s"].get(channel)))
     console.print(summary)

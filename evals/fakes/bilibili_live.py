@@ -15,7 +15,7 @@ import contextlib
 import json
 import secrets
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -102,11 +102,15 @@ class FakeBilibiliLive:
         return BilibiliEndpoints(live_api=base, web_api=base, secure=False)
 
     # -- what a test sends -----------------------------------------------------------------------------
-    def send(self, commands: list[Mapping[str, Any]], *, version: int = wire.VER_JSON) -> int:
+    def send(
+        self, commands: Sequence[Mapping[str, Any]], *, version: int = wire.VER_JSON, level: int | None = None
+    ) -> int:
         """Send commands to every authenticated client: one packet each (version 0), or one zlib (2) or brotli
-        (3) packet holding them all. Returns how many clients they went to."""
+        (3) packet holding them all (``level``: the compression level). Returns how many clients they went to."""
         packets = [wire.encode(wire.OP_COMMAND, dict(c)) for c in commands]
-        message = b"".join(packets) if version == wire.VER_JSON else wire.compress(packets, version)
+        message = (
+            b"".join(packets) if version == wire.VER_JSON else wire.compress(packets, version, level=level)
+        )
         return self.send_raw(message)
 
     def send_raw(self, message: bytes) -> int:
@@ -226,3 +230,101 @@ def _json(body: dict[str, Any]) -> Response:
         [("Content-Type", "application/json; charset=utf-8"), ("Content-Length", str(len(data)))]
     )
     return Response(HTTPStatus.OK.value, HTTPStatus.OK.phrase, headers, data)
+
+
+# -- a chat flood for `anchor bench --only connectors` (run in its own process) -----------------------------
+def flood_commands(
+    n: int, start: int, rnd: Any, texts: list[str], sent_us: int, *, stamp: bool = False
+) -> list[dict[str, Any]]:
+    """``n`` commands of a busy room's mix — mostly danmaku, some gifts, likes, entries, a super chat now and
+    then — numbered from ``start``; danmaku carry the send time (ms, as the platform's do) and, with ``stamp``,
+    the send time in microseconds at the end of their id ("f12-1700000000123456": the bench's latency)."""
+    out: list[dict[str, Any]] = []
+    sent_ms = sent_us // 1000
+    for k in range(start, start + n):
+        uid = 10_000 + rnd.randrange(5000)
+        roll = rnd.random()
+        if roll < 0.80:
+            ident = f"f{k}-{sent_us}" if stamp else f"f{k}"
+            meta = [0, 1, 25, 16777215, sent_ms, 0, 0, "", 0, 0, 0, "", 0, "{}", "{}", {"id_str": ident}]
+            out.append({"cmd": "DANMU_MSG", "info": [meta, rnd.choice(texts), [uid, f"观众{uid}"]]})
+        elif roll < 0.86:
+            data = {"uid": uid, "uname": f"观众{uid}", "giftName": "小心心", "num": 1, "tid": f"g{k}"}
+            out.append({"cmd": "SEND_GIFT", "data": data})
+        elif roll < 0.92:
+            out.append({"cmd": "LIKE_INFO_V3_CLICK", "data": {"uid": uid, "uname": f"观众{uid}"}})
+        elif roll < 0.995:
+            data = {"uid": uid, "uname": f"观众{uid}", "msg_type": 1, "timestamp": k}
+            out.append({"cmd": "INTERACT_WORD", "data": data})
+        else:
+            user = {"uname": f"观众{uid}"}
+            data = {"id": k, "uid": uid, "message": rnd.choice(texts), "user_info": user, "ts": sent_ms}
+            out.append({"cmd": "SUPER_CHAT_MESSAGE", "data": data})
+    return out
+
+
+async def _serve_flood(
+    rate: float, seconds: float, batch_ms: float, malformed_every: int, texts: list[str], stamp: bool
+) -> None:
+    import random
+    import sys
+    import time
+
+    rnd = random.Random(7)
+    async with FakeBilibiliLive() as live:
+        print(f"PORT {live.port} ROOM {live.room}", flush=True)
+        await live.wait_connected(timeout=60.0)
+        per_batch = max(1, round(rate * batch_ms / 1000.0))
+        sent = batches = 0
+        started = time.perf_counter()
+        while time.perf_counter() - started < seconds:
+            due = started + batches * batch_ms / 1000.0
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            commands = flood_commands(per_batch, sent, rnd, texts, int(time.time() * 1e6), stamp=stamp)
+            live.send(commands, version=wire.VER_BROTLI, level=4)  # a live server compresses fast
+            sent += per_batch
+            batches += 1
+            if malformed_every and batches % malformed_every == 0:
+                live.send_raw(wire.encode(wire.OP_COMMAND, b"\xff\xfe not json"))
+            if batches % 40 == 0:
+                live.send([{"cmd": "WATCHED_CHANGE", "data": {"num": 1000 + batches}}])
+        print(f"SENT {sent} BATCHES {batches}", flush=True)
+        sys.stdout.flush()
+        await asyncio.sleep(5.0)  # the client reads the last packets
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m evals.fakes.bilibili_live --rate 200 --seconds 300``: serve a room that floods its first
+    client with chat (prints ``PORT n`` when listening, ``SENT n`` at the end)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--rate", type=float, default=200.0, help="commands per second")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--batch-ms", type=float, default=50.0, help="one brotli packet every this many ms")
+    parser.add_argument("--malformed-every", type=int, default=100, help="a broken packet every N batches")
+    parser.add_argument("--texts", type=str, default="", help="a file of chat lines (default: built in)")
+    parser.add_argument(
+        "--stamp", action="store_true", help="put the send time (µs) at the end of danmaku ids"
+    )
+    args = parser.parse_args(argv)
+    texts = [
+        "2号多少钱",
+        "1号有XL吗",
+        "主播好",
+        "666",
+        "扣1",
+        "3号还有货吗",
+        "包邮吗",
+        "这个适合油皮吗",
+        "已拍",
+    ]
+    if args.texts:
+        from pathlib import Path
+
+        texts = [t for t in Path(args.texts).read_text(encoding="utf-8").splitlines() if t.strip()] or texts
+    asyncio.run(_serve_flood(args.rate, args.seconds, args.batch_ms, args.malformed_every, texts, args.stamp))
+
+
+if __name__ == "__main__":
+    main()

@@ -190,6 +190,9 @@ def test_room_page_plays_utterances_in_seq_order_and_shows_viewer_text_as_text(
     expect(answer.locator(".bubble-text")).to_have_text(question["text"])
     expect(answer.locator(".bubble-reply")).to_have_text(sent["text"])
     assert page.locator("#answers script, #answers img, #answers b").count() == 0
+    # The comment feed shows the message too, as text.
+    expect(page.locator("#comments li").last).to_contain_text(question["text"], timeout=10_000)
+    assert page.locator("#comments script, #comments img, #comments b").count() == 0
     assert page.evaluate("window.__pwned") is None
     # The product card of the room's first product.
     expect(page.locator("#product-link")).to_have_text("Link 1")
@@ -413,6 +416,32 @@ def test_a_cut_on_the_silent_timeline_moves_its_end_to_the_cut(live_server: Live
     assert answer["start"] == pytest.approx(said["end"], abs=1e-6)
     assert [s for s in subtitles if s] == ["First half", "Second half", "The answer"]
     expect(page.locator(".bubble-answer")).to_have_count(1)
+
+
+def test_the_platform_comment_feed_and_viewer_count_show_and_the_overlay_hides_the_feed(
+    live_server: LiveServer, page: Page
+) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_room_feed(live_server)
+    join(live_server, page, "muted=1", 0)
+    items = [{"nickname": f"观众{n}", "text": f"第{n}条<b>弹幕</b>", "paid": n == 11, "ts": 0} for n in range(12)]
+    publish(
+        live_server,
+        OutputEvent(CUT_ROOM, 1, "comments", {"items": items}),
+        OutputEvent(CUT_ROOM, 2, "source", {"platform": "bilibili", "state": "connected", "viewers": 12345}),
+    )
+    feed = page.locator("#comments li")
+    expect(feed).to_have_count(8)  # the newest eight
+    expect(feed.last).to_have_text("观众11第11条<b>弹幕</b>")
+    expect(feed.last).to_have_class("paid")
+    assert page.locator("#comments b").count() == 0
+    expect(page.locator("#room-viewers")).to_have_text("12,345 watching")
+    snapshot(page, "room-comments")
+    assert errors == []
+    page.goto(f"{live_server.url}/room/{CUT_ROOM}?transparent=1&muted=1")
+    page.wait_for_selector("body[data-ready='true']")
+    expect(page.locator("#comments")).to_be_hidden()
 
 
 def test_a_cut_of_a_clip_the_page_does_not_have_changes_nothing(live_server: LiveServer, page: Page) -> None:

@@ -411,3 +411,20 @@ def test_options_are_validated() -> None:
         TriageOptions(max_queue=0)
     with pytest.raises(ValueError, match="dedupe_threshold"):
         TriageOptions(dedupe_threshold=0.0)
+
+
+def test_several_thanks_say_what_everyone_did(clock: Clock) -> None:
+    triage = make(clock, ack=AckPolicy(min_interval_s=10.0, max_per_minute=6))
+    triage.offer_event(RoomEvent("room", "enter", "路人"))  # the first line goes at once
+    for name in ("小米", "阿花", "大壮", "老王"):
+        triage.offer_event(RoomEvent("room", "follow", name))
+    clock.advance(10)
+    follows = triage.next_ack()
+    assert follows is not None
+    assert follows.text == "谢谢小米、阿花、大壮等4位朋友的关注！"
+    triage.offer_event(RoomEvent("room", "follow", "小赵"))
+    triage.offer_event(RoomEvent("room", "gift", "小钱", detail="小心心"))
+    clock.advance(10)
+    mixed = triage.next_ack()
+    assert mixed is not None
+    assert mixed.text == "谢谢小赵、小钱的支持！"

@@ -296,8 +296,7 @@ class BilibiliSessions:
                     yield got
         finally:
             beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await beat
+            await asyncio.wait({beat})  # never swallows a cancellation of this task
             await socket.close()
 
     def _read(self, packets: list[wire.Packet | wire.Broken]) -> list[PlatformItem | Malformed]:

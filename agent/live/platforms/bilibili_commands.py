@@ -43,6 +43,7 @@ def command_item(room_id: str, command: Mapping[str, Any]) -> PlatformItem | Mal
                 str(data["message"]),
                 user_id=_user(data.get("uid")),
                 message_id=f"sc:{data['id']}",
+                paid=True,
             )
             return PlatformItem(message, event_id=f"sc:{data['id']}")
         if cmd == "SEND_GIFT":

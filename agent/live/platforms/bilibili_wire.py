@@ -65,13 +65,14 @@ def encode(operation: int, body: Any = b"", *, version: int = VER_JSON, sequence
     return HEADER.pack(HEADER.size + len(data), HEADER.size, version, operation, sequence) + bytes(data)
 
 
-def compress(packets: list[bytes], version: int = VER_ZLIB) -> bytes:
-    """Several packets as one compressed command packet (what the server sends in a busy room)."""
+def compress(packets: list[bytes], version: int = VER_ZLIB, *, level: int | None = None) -> bytes:
+    """Several packets as one compressed command packet (what the server sends in a busy room); ``level`` is
+    brotli's quality (0–11) or zlib's level (0–9), None for the codec's default."""
     joined = b"".join(packets)
     if version == VER_BROTLI:
-        body = bytes(_brotli_module().compress(joined))
+        body = bytes(_brotli_module().compress(joined, quality=11 if level is None else level))
     else:
-        body = zlib.compress(joined)
+        body = zlib.compress(joined, -1 if level is None else level)
     return encode(OP_COMMAND, body, version=version)
 
 

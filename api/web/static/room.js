@@ -1,4 +1,4 @@
-// The live-room page: /room/<room_id>[?transparent=1][&muted=1][&lang=zh|en][&chat=0][&buffer=ms]
+// The live-room page: /room/<room_id>[?transparent=1][&muted=1][&lang=zh|en][&chat=0][&comments=0][&buffer=ms]
 // Usable as an OBS "browser source" (transparent=1 gives a transparent background).
 //
 // Events arrive over WebSocket (/v1/rooms/<id>/ws). Utterances (say, answer, ack) go through one timeline:
@@ -36,6 +36,7 @@ const STRINGS = {
     send: "发送",
     dropped: "消息未被接收（{reason}）",
     slow: "发送太快了，请稍后再试",
+    viewers: "{n}人在看",
   },
   en: {
     connecting: "Connecting…",
@@ -56,6 +57,7 @@ const STRINGS = {
     send: "Send",
     dropped: "Message not taken ({reason})",
     slow: "Too fast, please wait a moment",
+    viewers: "{n} watching",
   },
 };
 
@@ -81,7 +83,7 @@ const MP3_FRAME_SAMPLES = 1152; // the most samples one MP3 frame holds (its tai
 const MAX_BUBBLES = 3;
 const ACK_SHOW_MS = 4000;
 const AUDIO_KINDS = new Set(["say", "answer", "ack"]);
-const ROOM_KINDS = new Set(["say", "answer", "product", "ack", "state", "cut"]);
+const ROOM_KINDS = new Set(["say", "answer", "product", "ack", "state", "cut", "comments", "source"]);
 
 function t(key, vars = {}) {
   const text = STRINGS[lang][key] ?? STRINGS.en[key] ?? key;
@@ -123,6 +125,8 @@ const ui = {
   productListPrice: $("product-list-price"),
   productStock: $("product-stock"),
   subtitle: $("subtitle"),
+  comments: $("comments"),
+  viewers: $("room-viewers"),
   chat: $("room-chat"),
   nickname: $("chat-nickname"),
   text: $("chat-text"),
@@ -566,6 +570,30 @@ function showAck(text) {
   }, ACK_SHOW_MS);
 }
 
+const COMMENTS_SHOWN = 8;
+
+/** The platform's comments, as text (nicknames and messages are never read as HTML). */
+function showComments(items) {
+  if (!Array.isArray(items)) return;
+  for (const item of items.slice(-COMMENTS_SHOWN)) {
+    if (item === null || typeof item !== "object") continue;
+    const li = document.createElement("li");
+    if (item.paid) li.className = "paid";
+    const name = document.createElement("span");
+    name.className = "comment-name";
+    name.textContent = String(item.nickname ?? "");
+    li.append(name, document.createTextNode(String(item.text ?? "")));
+    ui.comments.append(li);
+  }
+  while (ui.comments.children.length > COMMENTS_SHOWN) ui.comments.firstElementChild.remove();
+}
+
+function showViewers(count) {
+  const known = typeof count === "number" && Number.isFinite(count) && count >= 0;
+  ui.viewers.hidden = !known;
+  if (known) ui.viewers.textContent = t("viewers", { n: count.toLocaleString(lang === "zh" ? "zh-CN" : "en") });
+}
+
 function showStatus(status) {
   ui.status.dataset.status = status;
   ui.status.textContent = t(status in STRINGS.en ? status : "connecting");
@@ -595,6 +623,10 @@ function handle(message) {
   }
   if (message.kind === "state") {
     showStatus(message.status ?? "running");
+  } else if (message.kind === "comments") {
+    showComments(message.items);
+  } else if (message.kind === "source") {
+    showViewers(message.viewers);
   } else if (message.kind === "answer" && message.spoken === false) {
     showAnswer(message); // the same answer was just spoken: the bubble only, nothing to play
   } else {
@@ -698,6 +730,8 @@ function chatResult(message) {
 async function main() {
   document.documentElement.lang = lang;
   document.body.classList.toggle("transparent", transparent);
+  // An OBS overlay goes over the platform's own comments: ours would show them twice.
+  ui.comments.hidden = transparent || params.get("comments") === "0";
   document.documentElement.classList.toggle("transparent", transparent);
   ui.start.textContent = t("start");
   showSubtitle("");
