@@ -425,7 +425,9 @@ def test_the_platform_comment_feed_and_viewer_count_show_and_the_overlay_hides_t
     page.on("pageerror", lambda error: errors.append(str(error)))
     open_room_feed(live_server)
     join(live_server, page, "muted=1", 0)
-    items = [{"nickname": f"观众{n}", "text": f"第{n}条<b>弹幕</b>", "paid": n == 11, "ts": 0} for n in range(12)]
+    items = [
+        {"nickname": f"观众{n}", "text": f"第{n}条<b>弹幕</b>", "paid": n == 11, "ts": 0} for n in range(12)
+    ]
     publish(
         live_server,
         OutputEvent(CUT_ROOM, 1, "comments", {"items": items}),
