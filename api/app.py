@@ -24,10 +24,13 @@ from api.routes import (
     health,
     insights,
     intents,
+    me,
     openai_compat,
     pages,
     room_page,
+    room_plans,
     rooms,
+    shop_test,
     tickets,
 )
 from api.services import Services
@@ -122,6 +125,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
             yield
         finally:
             await rooms.stop_rooms(app)
+            await shop_test.stop_shop_tests(app)  # running "Test my shop" jobs stop first
             services.close()
 
     app = FastAPI(
@@ -161,7 +165,9 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
         return _error(422, "invalid", f"invalid request: {summary}", problems=problems)
 
     app.include_router(health.router)
+    app.include_router(me.router)
     app.include_router(catalog.router)
+    app.include_router(shop_test.router)
     app.include_router(tickets.router)
     app.include_router(intents.router)
     app.include_router(insights.router)
@@ -169,6 +175,7 @@ def create_app(settings: Settings | None = None, *, warm_up: bool = True) -> Fas
     app.include_router(chat.router)
     app.include_router(openai_compat.router)
     app.include_router(rooms.router)
+    app.include_router(room_plans.router)
     app.include_router(room_page.router)
     install_metrics(app)  # per-app registry, request counting, GET /metrics
     _declare_common_statuses(app)

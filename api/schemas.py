@@ -19,6 +19,21 @@ class VariantOut(BaseModel):
     stock: int | None
 
 
+class StockSummaryOut(BaseModel):
+    """Stock computed from the variants (see `knowledge.models.StockSummary`)."""
+
+    total: int | None = Field(
+        description="Known stock: the variants' sum when any variant states its stock, else the product's own; "
+        "null when unknown"
+    )
+    variants: int = Field(description="How many variants the product has (0: none)")
+    sold_out: int = Field(description="Variants whose stock is 0 (a variant of unknown stock is not counted)")
+    unknown: int = Field(description="Variants whose stock is not stated")
+    partial: bool = Field(
+        description="`total` leaves out variants of unknown stock: the real total may be higher"
+    )
+
+
 class ProductOut(BaseModel):
     sku: str
     title: str
@@ -36,10 +51,11 @@ class ProductOut(BaseModel):
     images: list[str]
     url: str
     locale: str
+    stock_summary: StockSummaryOut
 
     @classmethod
     def of(cls, product: Product) -> ProductOut:
-        return cls.model_validate(product.to_dict())
+        return cls.model_validate({**product.to_dict(), "stock_summary": product.stock_summary().to_dict()})
 
 
 class ProductPage(BaseModel):
@@ -78,3 +94,21 @@ class ImportReportOut(BaseModel):
     @classmethod
     def of(cls, data: dict[str, Any]) -> ImportReportOut:
         return cls.model_validate(data)
+
+
+class MerchantOut(BaseModel):
+    id: str
+    name: str = Field(description="The merchant's display name (its id when none was given)")
+
+
+class MeOut(BaseModel):
+    """Who an API key belongs to: for the pages' sign-in with the key alone."""
+
+    key_id: str
+    name: str = Field(description="The key's name (its display prefix when unnamed)")
+    role: str = Field(description="admin, merchant or agent")
+    admin: bool = Field(description="An admin key acts for every merchant and chooses one of `merchants`")
+    merchant: MerchantOut | None = Field(description="The merchant the key acts for; null for an admin key")
+    merchants: list[MerchantOut] = Field(
+        description="The merchants the key may act for: its own, or every existing merchant for an admin key"
+    )

@@ -25,7 +25,15 @@ ChannelName = Literal["chat", "live"]
 #: The router's routes, plus "clarify" (the bot asks whether a message is about a product or an order).
 RouteName = Route | Literal["clarify"]
 CategoryName = AfterSalesCategory
-FactKind = Literal["price", "list_price", "stock_state", "variant_available", "variant_sold_out", "attribute"]
+FactKind = Literal[
+    "price",
+    "list_price",
+    "stock_state",
+    "variant_available",
+    "variant_sold_out",
+    "attribute",
+    "option_values",
+]
 
 _CASE_ID = r"^[A-Za-z0-9_.:-]{1,48}$"
 
@@ -50,8 +58,9 @@ class RoomSpec(BaseModel):
 class FactSpec(BaseModel):
     """One fact the answer must state correctly, checked against the store.
 
-    `field` names the attribute for kind "attribute"; `value` names an option value ("XL", "黑色") for
-    the variant kinds when `sku` is the parent product.
+    `field` names the attribute for kind "attribute" and the option ("颜色", "size") for kind
+    "option_values" (the answer names every value of that option); `value` names an option value ("XL",
+    "黑色") for the variant kinds when `sku` is the parent product.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -65,6 +74,8 @@ class FactSpec(BaseModel):
     def _needs(self) -> FactSpec:
         if self.kind == "attribute" and not self.field:
             raise ValueError("a fact of kind 'attribute' needs 'field' (the attribute's name)")
+        if self.kind == "option_values" and not self.field:
+            raise ValueError("a fact of kind 'option_values' needs 'field' (the option's name, e.g. 颜色)")
         return self
 
 

@@ -232,10 +232,50 @@ def _check_attribute(answer: str, fact: FactSpec, ref: Reference) -> FactCheck:
     return FactCheck(fact.kind, fact.sku, ok, f"{name}: {value}", "" if ok else "not stated")
 
 
+def option_values(product: Product, option: str) -> list[str]:
+    """The distinct values of one option (``颜色``) over the product's variants, in catalog order."""
+    wanted = _fold(option)
+    found: list[str] = []
+    for variant in product.variants:
+        for name, value in variant.options.items():
+            if _fold(name) == wanted and value not in found:
+                found.append(value)
+    return found
+
+
+def _names_value(answer: str, value: str) -> bool:
+    """`value` is written in `answer`; a value that starts or ends with a letter or digit must not run
+    on into another one ("XL" is not named by "XXL", "M" not by "Medium")."""
+    folded = _fold(value)
+    if not folded:
+        return True
+    before = r"(?<![a-z0-9])" if re.match(r"[a-z0-9]", folded) else ""
+    after = r"(?![a-z0-9])" if re.search(r"[a-z0-9]$", folded) else ""
+    return re.search(before + re.escape(folded) + after, _fold(answer)) is not None
+
+
+def _check_options(answer: str, fact: FactSpec, ref: Reference) -> FactCheck:
+    """An enumeration ("有哪些颜色"): the answer names every value the store lists for the option."""
+    product = ref.product(fact.sku)
+    option = fact.field or ""
+    if product is None:
+        return FactCheck(fact.kind, fact.sku, False, "?", "sku not in the store")
+    values = option_values(product, option)
+    if not values:
+        return FactCheck(fact.kind, fact.sku, False, "?", f"the store has no option {option!r}")
+    missing = [v for v in values if not _names_value(answer, v)]
+    expected = f"{option}: {', '.join(values)}"
+    return FactCheck(
+        fact.kind, fact.sku, not missing, expected, f"not named: {', '.join(missing)}" if missing else ""
+    )
+
+
 def check_fact(answer: str, fact: FactSpec, ref: Reference, lang: str) -> FactCheck:
     """Check one fact of `answer` (written in `lang`) against the store."""
     if fact.kind in ("price", "list_price"):
         return _check_price(answer, fact, ref, fact.kind == "list_price")
+    if fact.kind == "option_values":
+        return _check_options(answer, fact, ref)
     if fact.kind == "stock_state":
         return _check_stock(answer, fact, ref, lang)
     if fact.kind in ("variant_available", "variant_sold_out"):

@@ -70,6 +70,45 @@ class Variant:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class StockSummary:
+    """What a product's stock amounts to, computed from its variants (or its own stock when it has none).
+
+    `total` is the sum of the stock that is known: the variants' when any variant states its stock, else the
+    product's own; None when nothing is known. `sold_out` counts the variants whose stock is 0; a variant
+    whose stock is not stated is counted in `unknown`, never as sold out. `partial` says `total` leaves out
+    variants of unknown stock (so the real total may be higher).
+    """
+
+    total: int | None
+    variants: int = 0
+    sold_out: int = 0
+    unknown: int = 0
+    partial: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "variants": self.variants,
+            "sold_out": self.sold_out,
+            "unknown": self.unknown,
+            "partial": self.partial,
+        }
+
+    def text(self) -> str:
+        """A short English line: ``"12 · 2 of 8 sold out"``, ``"12 · 2 of 8 sold out · 1 unknown"``,
+        ``"unknown · 8 variants of unknown stock"``, ``"0 · sold out"``, ``"unknown"``."""
+        head = "unknown" if self.total is None else str(self.total)
+        if self.variants == 0:
+            return f"{head} · sold out" if self.total is not None and self.total <= 0 else head
+        if self.unknown == self.variants:
+            return f"{head} · {self.variants} variants of unknown stock"
+        parts = [head, f"{self.sold_out} of {self.variants} sold out"]
+        if self.unknown:
+            parts.append(f"{self.unknown} unknown")
+        return " · ".join(parts)
+
+
 @dataclass(slots=True)
 class Product:
     """A product as the merchant describes it. `sku` is unique per merchant."""
@@ -97,6 +136,17 @@ class Product:
         if counted:
             return sum(counted)
         return self.stock
+
+    def stock_summary(self) -> StockSummary:
+        """Total stock and how many variants are sold out (stock 0) or of unknown stock (see `StockSummary`)."""
+        known = [v.stock for v in self.variants if v.stock is not None]
+        return StockSummary(
+            total=sum(known) if known else self.stock,
+            variants=len(self.variants),
+            sold_out=sum(1 for stock in known if stock <= 0),
+            unknown=len(self.variants) - len(known),
+            partial=bool(known) and len(known) < len(self.variants),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON form (money as strings with two decimals)."""

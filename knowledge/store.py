@@ -95,6 +95,18 @@ class CatalogStore:
         with self._sessions() as session:
             return list(session.scalars(select(MerchantRow.id).order_by(MerchantRow.id)))
 
+    def merchant_names(self) -> dict[str, str]:
+        """Every registered merchant's display name (its id when none was given), by id in id order."""
+        with self._sessions() as session:
+            rows = session.execute(select(MerchantRow.id, MerchantRow.name).order_by(MerchantRow.id))
+            return {merchant: name or merchant for merchant, name in rows}
+
+    def merchant_name(self, merchant: str) -> str | None:
+        """The merchant's display name, or None when it is not registered."""
+        with self._sessions() as session:
+            row = session.get(MerchantRow, merchant)
+            return None if row is None else (row.name or row.id)
+
     def catalog_version(self, merchant: str) -> int:
         """How many changes were applied to the merchant's catalog (0 for an unknown merchant)."""
         with self._sessions() as session:

@@ -21,6 +21,7 @@ import numpy as np
 
 from agent.compliance.claims import LABELS, TRAINING_DATA, ClaimModel, Embed
 from agent.compliance.enforce import split_sentences
+from agent.training_guard import generated_reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,13 @@ def jsonl_objects(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def load_labelled(path: Path = TRAINING_DATA) -> list[Labelled]:
     """The labelled sentences of a JSONL file; a bad line is an error naming the file and line."""
     out: list[Labelled] = []
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if (why := generated_reason(line)) is not None:
+                raise ValueError(f"{path}:{number}: refused for training: {why}")
     for number, row in jsonl_objects(path):
+        if (why := generated_reason("", row)) is not None:
+            raise ValueError(f"{path}:{number}: refused for training: {why}")
         try:
             item = Labelled(str(row["id"]), str(row["lang"]), str(row["label"]), str(row["text"]))
         except KeyError as exc:

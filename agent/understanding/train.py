@@ -26,6 +26,7 @@ from typing import Any, cast
 import numpy as np
 
 from agent.textnorm import normalize_message
+from agent.training_guard import generated_reason
 from agent.understanding.augment import augment
 from agent.understanding.features import CUES, HASH_BUCKETS, bucket_counts, cue_names, cue_vector, fold
 from agent.understanding.intents import AFTER_SALES_INTENTS, INTENTS, Intent, is_intent
@@ -89,12 +90,16 @@ def load_examples(paths: Iterable[Path]) -> list[Example]:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
+            if (why := generated_reason(line)) is not None:
+                raise TrainingDataError(f"{path} line {number}: refused for training: {why}")
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise TrainingDataError(f"{path} line {number}: not JSON ({exc.msg})") from exc
             if not isinstance(row, dict):
                 raise TrainingDataError(f"{path} line {number}: expected an object")
+            if (why := generated_reason("", row)) is not None:
+                raise TrainingDataError(f"{path} line {number}: refused for training: {why}")
             text = row.get("text")
             intent = row.get("intent")
             if not isinstance(text, str) or not text.strip():

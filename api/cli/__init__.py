@@ -14,10 +14,12 @@ from api.cli import catalog as _catalog  # noqa: F401  isort: skip
 from api.cli import check as _check  # noqa: F401  isort: skip
 from api.cli import room as _room  # noqa: F401  isort: skip
 from api.cli import room_status as _room_status  # noqa: F401  isort: skip
+from api.cli import room_plans as _room_plans  # noqa: F401  isort: skip
 from api.cli import host as _host  # noqa: F401  isort: skip
 from api.cli import router as _router  # noqa: F401  isort: skip
 from api.cli import script as _script  # noqa: F401  isort: skip
 from api.cli import evals as _evals  # noqa: F401  isort: skip
+from api.cli import eval_generate as _eval_generate  # noqa: F401  isort: skip
 from api.cli import eval_compliance as _eval_compliance  # noqa: F401  isort: skip
 from api.cli import voice as _voice  # noqa: F401  isort: skip
 

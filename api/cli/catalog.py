@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.app import app
+from api.cli.serving import browse_host, run_server, when_answered
 from api.services import InvalidMerchantError, Services, check_merchant_id
 from api.settings import Settings
 from knowledge.importer import ImportReport
@@ -165,18 +166,16 @@ def products_list(
     services, merchant_id = open_services(merchant)
     items = _product_rows(services, merchant_id, limit, offset, search)
     if as_json:
-        typer.echo(json.dumps([p.to_dict() for p in items], ensure_ascii=False, indent=2))
+        rows = [{**p.to_dict(), "stock_summary": p.stock_summary().to_dict()} for p in items]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     total = services.store.count_products(merchant_id)
     table = Table(title=f"{merchant_id}: {len(items)} of {total} products")
     for col in ("sku", "title", "brand", "price", "stock", "variants"):
-        table.add_column(col, justify="right" if col in ("price", "stock", "variants") else "left")
+        table.add_column(col, justify="right" if col in ("price", "variants") else "left")
     for p in items:
         price = "" if p.price is None else f"{p.price} {p.currency}"
-        stock = p.total_stock()
-        table.add_row(
-            p.sku, p.title, p.brand, price, "" if stock is None else str(stock), str(len(p.variants))
-        )
+        table.add_row(p.sku, p.title, p.brand, price, p.stock_summary().text(), str(len(p.variants)))
     console.print(table)
 
 
@@ -187,16 +186,19 @@ def products_show(sku: str, merchant: MerchantOpt = None, as_json: JsonOpt = Fal
     product = services.store.get_product(merchant_id, sku)
     if product is None:
         raise fail(f"no product with sku {sku!r} for merchant {merchant_id!r} (see `anchor products list`)")
+    summary = product.stock_summary()
     if as_json:
-        typer.echo(json.dumps(product.to_dict(), ensure_ascii=False, indent=2))
+        data = {**product.to_dict(), "stock_summary": summary.to_dict()}
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"{product.sku}: {product.title}", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value")
     data = product.to_dict()
-    for key in ("brand", "category", "price", "list_price", "currency", "stock", "locale", "url"):
+    for key in ("brand", "category", "price", "list_price", "currency", "locale", "url"):
         if data[key] not in (None, ""):
             table.add_row(key, str(data[key]))
+    table.add_row("stock", summary.text())
     for key, value in product.attributes.items():
         table.add_row(f"· {key}", value)
     for point in product.selling_points:
@@ -209,7 +211,8 @@ def products_show(sku: str, merchant: MerchantOpt = None, as_json: JsonOpt = Fal
         for col in ("sku", "options", "price", "stock"):
             vt.add_column(col)
         for v in product.variants:
-            vt.add_row(v.sku, v.label(), "" if v.price is None else str(v.price), str(v.stock))
+            stock = "unknown" if v.stock is None else str(v.stock)
+            vt.add_row(v.sku, v.label(), "" if v.price is None else str(v.price), stock)
         console.print(vt)
 
 
@@ -274,49 +277,33 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default ANCHOR_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default ANCHOR_PORT)")] = None,
 ) -> None:
-    """Run the HTTP service (uvicorn)."""
-    import uvicorn
-
-    from agent.understanding.model import IntentModel, ModelArtefactError
-    from api.app import create_app
-    from api.logging import configure_logging
-
+    """Run the HTTP service (uvicorn). Logs are readable on a terminal and JSON lines otherwise
+    (ANCHOR_LOG_FORMAT=auto|json|text); ANCHOR_LOG_ACCESS=all logs every request."""
     settings = Settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    _serve(settings, host or settings.host, port or settings.port)
+
+
+def _serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    key: str | None = None,
+    room_id: str | None = None,
+) -> None:
+    from agent.understanding.model import IntentModel, ModelArtefactError
+
     try:
         IntentModel.load(settings.intent_model)
     except ModelArtefactError as exc:
         raise fail(str(exc)) from exc
-    app_ = create_app(settings)
-    bind_host = host or settings.host
-    bind_port = port or settings.port
-    print_urls(bind_host, bind_port, settings.default_merchant)
-    trusted = settings.trusted_proxies.strip()
-    uvicorn.run(
-        app_,
-        host=bind_host,
-        port=bind_port,
-        # The client address rate limits count by: X-Forwarded-For only from the proxies we were told to trust
-        # (uvicorn's default trusts it from 127.0.0.1, so any local client could forge its address).
-        proxy_headers=bool(trusted),
-        forwarded_allow_ips=trusted or None,
-        log_config=None,
-        log_level=settings.log_level.lower(),
-        # Live-room frames carry audio; compressing every frame for every viewer costs more than it saves.
-        ws_per_message_deflate=False,
-    )
 
-
-def print_urls(host: str, port: int, merchant: str) -> None:
-    base = f"http://{host}:{port}"
-    console.print(f"[bold]live-anchor[/] serving on {base}")
-    for label, path in (
-        ("health", "/health"),
-        ("API docs", "/docs"),
-        ("products", f"/v1/merchants/{merchant}/products"),
-        ("search", f"/v1/merchants/{merchant}/search?q=蓝牙耳机"),
-    ):
-        console.print(f"  {label:<10} {base}{path}")
+    # The demo's room is started by a request as soon as the server listens: the box waits for its answer.
+    wait_for = None
+    if room_id is not None:
+        wait_for = when_answered("POST", f"/v1/merchants/{settings.default_merchant}/rooms")
+    if not run_server(settings, host, port, console=console, key=key, room_id=room_id, wait_for=wait_for):
+        raise typer.Exit(3)
 
 
 def sample_files() -> Sequence[Path]:
@@ -345,24 +332,21 @@ def demo(
         raise typer.Exit(1)
     key = services.keys.create("merchant", merchant_id, name="demo").secret
     services.close()
-    base = f"http://{host}:{port}"
-    console.print(f"API key for /console and /catalog (shown once): [bold]{key}[/]", highlight=False)
     if no_serve:
+        console.print(f"API key for /console and /catalog (shown once): [bold]{key}[/]", highlight=False)
         return
     from agent.live.plan import PlanError
     from api.cli.room import start_demo_room
 
     try:
         room_id = start_demo_room(
-            base, key, SAMPLE_DIR / "room.yaml", SAMPLE_DIR / "chat.jsonl", merchant=merchant_id
+            f"http://{browse_host(host)}:{port}",
+            key,
+            SAMPLE_DIR / "room.yaml",
+            SAMPLE_DIR / "chat.jsonl",
+            merchant=merchant_id,
         )
     except PlanError as exc:
         raise fail(f"the demo room plan is not usable: {exc}") from exc
-    console.print(
-        f"shopper chat  {base}/chat?merchant={merchant_id}\n"
-        f"agent console {base}/console\n"
-        f"catalog       {base}/catalog\n"
-        f"live room     {base}/room/{room_id}  (OBS: {base}/room/{room_id}?transparent=1)",
-        highlight=False,
-    )
-    serve(host=host, port=port)
+    # The addresses and the key come last, in a box, once the server listens and the room is on air.
+    _serve(Settings(), host, port, key=key, room_id=room_id)

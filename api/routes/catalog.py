@@ -55,6 +55,9 @@ async def _save_upload(upload: UploadFile, folder: Path, index: int, max_bytes: 
     summary="Import catalog or policy files",
     response_model=ImportReportOut,
     responses={
+        415: {
+            "description": "A file of a type the importer does not read (the error names the types it reads)."
+        },
         422: {"description": "Validation errors; nothing was applied (see `errors`)."},
         **_AUTH_ERRORS,
     },

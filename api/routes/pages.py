@@ -1,5 +1,5 @@
 """The web pages: `/` (index), `/chat` (shopper widget), `/console` (agent console), `/catalog`
-(merchant catalog) and their assets under `/static/`.
+(merchant catalog), `/rooms` (room builder) and their assets under `/static/`.
 
 Pages are static files; everything dynamic happens in the browser against the JSON API. Each response
 carries a strict Content-Security-Policy (scripts and styles only from this origin, no inline code) as a
@@ -70,6 +70,12 @@ def console_page() -> FileResponse:
 @router.get("/catalog")
 def catalog_page() -> FileResponse:
     return _page("catalog.html")
+
+
+@router.get("/rooms")
+def rooms_page() -> FileResponse:
+    """The room builder: saved plans, the editor with its live preview, start and stop."""
+    return _page("rooms.html")
 
 
 @router.get("/static/{name}")

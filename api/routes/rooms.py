@@ -238,6 +238,13 @@ async def start_room(
         plan = RoomPlan.from_data(data, source="plan")
     except PlanError as exc:
         raise _plan_problems(exc.problems) from exc
+    return await start_plan(request.app, services, plan)
+
+
+async def start_plan(app: FastAPI, services: Services, plan: RoomPlan) -> dict[str, Any]:
+    """Start a validated plan (its merchant's): the catalog check (422), a room id of another merchant or
+    a room already running (409), then the room; its summary. Also starts saved plans (room_plans)."""
+    merchant = plan.merchant
     problems = await run_in_threadpool(plan.validate_against, services.store, services.hosts)
     if problems:
         raise _plan_problems(problems)
@@ -249,7 +256,7 @@ async def start_room(
             409,
             f"room {plan.room_id!r} is already running: stop it first (command 'stop') to change its plan",
         )
-    feeds = room_feeds(request.app)
+    feeds = room_feeds(app)
     await feeds.pin(plan.room_id)
     try:
         await services.rooms.start(plan)
@@ -592,6 +599,7 @@ __all__ = [
     "CommandIn",
     "room_feeds",
     "router",
+    "start_plan",
     "start_rooms",
     "stop_rooms",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 #: Set ANCHOR_E2E_SCREENSHOTS=/some/dir to keep a screenshot of each page the tests visit.
 SCREENSHOT_ENV = "ANCHOR_E2E_SCREENSHOTS"
@@ -34,7 +34,19 @@ def ask(page: Page, text: str) -> None:
     box.press("Enter")
 
 
-def sign_in(page: Page, key: str, merchant: str) -> None:
+def sign_in(page: Page, key: str, merchant: str | None = None) -> None:
+    """Sign in to the console or the catalog page with the key alone (the page asks `GET /v1/me` whose it is).
+
+    `merchant`, when given: for an admin key, the merchant to choose in the header's select; for any other
+    key, the merchant the page must then be working for (the key's own). Leave it out for a key that is
+    expected to be refused.
+    """
     page.get_by_label("API key").fill(key)
-    page.get_by_label("Merchant").fill(merchant)
     page.get_by_role("button", name="Sign in").click()
+    if merchant is None:
+        return
+    signed_in = page.locator("body[data-role]")  # set once the page knows whose key it is
+    expect(signed_in).to_be_attached()
+    if signed_in.get_attribute("data-role") == "admin":
+        page.get_by_label("Merchant").select_option(merchant)
+    expect(page.locator(f"body[data-merchant='{merchant}']")).to_be_attached()

@@ -59,6 +59,9 @@ def test_upload_reports_the_bad_row_then_skip_invalid_applies_the_rest(
     listed = page.locator("#products tbody tr")
     expect(listed).to_have_count(2)
     expect(listed.locator("td.mono")).to_have_text(["KT-1", "KT-3"])
+    expect(listed.locator("td.stock")).to_have_text(
+        ["5", "unknown"]
+    )  # no stock column value: unknown, not "—"
     assert live_server.services.store.get_product("kettles", "KT-2") is None
 
     page.get_by_role("button", name="Kettly Glass Kettle 1.7 L").click()
@@ -87,10 +90,17 @@ def test_browse_searches_pages_and_shows_variants_and_attributes(live_server: Li
 
     page.get_by_placeholder("Search by sku, title or brand").fill(product.sku)
     expect(rows.locator("td.mono")).to_have_text([product.sku])
+    # Stock from the variants: the total and how many are sold out (not "—" for a product with variants).
+    stock = product.stock_summary()
+    assert stock.total is not None
+    assert stock.sold_out > 0
+    stock_text = f"{stock.total} · {stock.sold_out} of {stock.variants} sold out"
+    expect(rows.locator("td.stock")).to_have_text([stock_text])
     rows.get_by_role("button").click()
 
     detail = page.locator("#product")
     expect(detail.locator("h3")).to_have_text(product.title)
+    expect(detail.locator("dd[data-stock]")).to_have_text(stock_text)
     expect(detail.locator("table.variants tbody tr")).to_have_count(len(product.variants))
     first = product.variants[0]
     expect(detail.locator("table.variants tbody tr").first).to_contain_text(first.sku)
@@ -98,6 +108,11 @@ def test_browse_searches_pages_and_shows_variants_and_attributes(live_server: Li
         expect(detail).to_contain_text(name)
         expect(detail).to_contain_text(value)
     snapshot(page, "catalog-browse")
+
+    page.locator("#lang-toggle").click()  # the same line in Chinese
+    zh = f"{stock.total} · {stock.variants} 个规格中 {stock.sold_out} 个售罄"
+    expect(rows.locator("td.stock")).to_have_text([zh])
+    expect(detail.locator("dd[data-stock]")).to_have_text(zh)
 
 
 def test_an_agent_key_cannot_import_and_the_page_says_why(

@@ -78,21 +78,27 @@ def test_refund_reaches_the_console_and_the_agents_reply_reaches_the_shopper(
     assert page_errors == []
 
 
-def test_console_explains_401_403_and_409(live_server: LiveServer, page: Page, agent_page: Page) -> None:
+def test_console_explains_401_keeps_shops_apart_and_explains_409(
+    live_server: LiveServer, page: Page, agent_page: Page
+) -> None:
     open_chat(page, live_server.url)
     ask(page, f"Please refund order {ORDER_ID}, the parcel never arrived")
     expect(page.locator("#messages [data-role='notice']")).to_be_visible()
     ticket = live_server.services.tickets.list("demo")[0]
 
     agent_page.goto(f"{live_server.url}/console")
-    sign_in(agent_page, "ak_not-a-real-key", "demo")
+    sign_in(agent_page, "ak_not-a-real-key")
     alert = agent_page.locator("#console-status")
     expect(alert).to_contain_text("not accepted")
     expect(agent_page.locator("#sign-in")).to_be_visible()
     assert agent_page.evaluate("localStorage.getItem('anchor.apiKey')") is None
 
-    sign_in(agent_page, live_server.key("agent", "other-shop", name="Eve"), "demo")
-    expect(alert).to_contain_text("not for merchant 'demo'")
+    # The key says which shop it works for: another shop's agent signs in to that shop, without demo's ticket.
+    sign_in(agent_page, live_server.key("agent", "other-shop", name="Eve"), "other-shop")
+    expect(agent_page.locator("#whoami")).to_contain_text("other-shop")
+    expect(agent_page.get_by_text("No tickets match.")).to_be_visible()
+    expect(agent_page.locator(f"[data-ticket='{ticket.id}']")).to_have_count(0)
+    expect(alert).to_be_hidden()
     agent_page.get_by_role("button", name="Sign out").click()
     expect(agent_page.locator("#sign-in")).to_be_visible()
 

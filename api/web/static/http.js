@@ -48,13 +48,17 @@ export function storedMerchant() {
   return localStorage.getItem(MERCHANT_STORAGE) ?? "";
 }
 
-/** Remember the key and merchant for the console and catalog pages. */
-export function storeCredentials(key, merchant) {
+/** Remember the key for the console and catalog pages (it says which merchant it is for: GET /v1/me). */
+export function storeKey(key) {
   localStorage.setItem(KEY_STORAGE, key);
+}
+
+/** Remember the merchant the pages work on (an admin key's choice). */
+export function storeMerchant(merchant) {
   localStorage.setItem(MERCHANT_STORAGE, merchant);
 }
 
-/** Forget the key (sign out); the merchant stays as a convenience for the next sign-in. */
+/** Forget the key (sign out); the merchant stays as an admin's choice for the next sign-in. */
 export function forgetKey() {
   localStorage.removeItem(KEY_STORAGE);
 }
