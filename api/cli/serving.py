@@ -77,6 +77,7 @@ def ready_panel(banner: Banner) -> Panel:
         ("shopper chat", f"{base}/chat?merchant={banner.merchant}"),
         ("agent console", f"{base}/console"),
         ("catalog", f"{base}/catalog"),
+        ("room builder", f"{base}/rooms"),
     ]
     if banner.room_id:
         rows += [
@@ -94,7 +95,7 @@ def ready_panel(banner: Banner) -> Panel:
     parts.append(Text(""))
     if banner.key:
         parts += [
-            Text("API key (shown once) — sign in to the agent console and the catalog with it:"),
+            Text("API key (shown once) — sign in to the console, the catalog and the room builder with it:"),
             Text(banner.key, style="bold yellow", no_wrap=True, overflow="ignore"),
         ]
     else:
