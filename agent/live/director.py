@@ -336,7 +336,10 @@ class Director:
         if callable(stats):
             data["triage"] = stats()
         if self._source is not None:
-            data["source"] = self.source_status()
+            source = self.source_status() or {}
+            if self._status == "stopped":  # the connector stops with the room, after this last snapshot
+                source["state"] = "stopped"
+            data["source"] = source
         if self.error:
             data["error"] = self.error
         return data

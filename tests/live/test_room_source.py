@@ -170,6 +170,7 @@ async def test_platform_chat_reaches_the_room_and_a_failing_platform_never_stops
     assert record is not None
     assert record.ops["source"]["platform"] == "bilibili"
     assert record.ops["source"]["reconnects"] >= 1
+    assert record.ops["source"]["state"] == "stopped"
 
 
 async def test_a_source_that_cannot_start_is_reported_and_the_room_runs(
