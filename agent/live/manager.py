@@ -389,6 +389,13 @@ class RoomManager:
         """
         self._director(room_id).command(cmd)
 
+    def _room_triage(self, room_id: str) -> tuple[Director, ChatTriage]:
+        director = self._director(room_id)
+        triage = director.triage
+        if not isinstance(triage, ChatTriage):  # pragma: no cover - the factory always builds one
+            raise TypeError(f"room {room_id!r} has no chat triage")
+        return director, triage
+
     def offer(self, room_id: str, item: ViewerMessage | RoomEvent) -> TriageDecision | AckLine | None:
         """Feed a chat message or room event to the room's triage.
 
@@ -399,10 +406,7 @@ class RoomManager:
         Raises:
             UnknownRoomError: the room is not running here.
         """
-        director = self._director(room_id)
-        triage = director.triage
-        if not isinstance(triage, ChatTriage):  # pragma: no cover - the factory always builds one
-            raise TypeError(f"room {room_id!r} has no chat triage")
+        director, triage = self._room_triage(room_id)
         if isinstance(item, ViewerMessage):
             decision = triage.offer(item)
             self._after_message(director, triage, item, decision)
@@ -419,10 +423,7 @@ class RoomManager:
         Raises:
             UnknownRoomError: the room is not running here.
         """
-        director = self._director(room_id)
-        triage = director.triage
-        if not isinstance(triage, ChatTriage):  # pragma: no cover - the factory always builds one
-            raise TypeError(f"room {room_id!r} has no chat triage")
+        director, triage = self._room_triage(room_id)
         run: list[ViewerMessage] = []
         for item in [*items, None]:
             if isinstance(item, ViewerMessage):

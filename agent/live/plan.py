@@ -321,7 +321,18 @@ class RoomPlan(BaseModel):
     @classmethod
     def parse_text(cls, text: str, *, source: str = "plan", json_only: bool = False) -> RoomPlan:
         """Parse plan text (JSON, or YAML which also reads JSON) and validate it."""
-        data: Any
+        data = cls.read_data(text, source=source, json_only=json_only)
+        if not isinstance(data, dict):
+            raise PlanError([f"{source}: a plan is a mapping with room_id, merchant and items"])
+        return cls.from_data(data, source=source)
+
+    @staticmethod
+    def read_data(text: str, *, source: str = "plan", json_only: bool = False) -> Any:
+        """Plan text (JSON, or YAML which also reads JSON) as data, not yet validated.
+
+        Raises:
+            PlanError: the text is not JSON/YAML; the problem names the line and column.
+        """
         try:
             data = json.loads(text) if json_only else yaml.safe_load(text)
         except json.JSONDecodeError as exc:
@@ -334,9 +345,7 @@ class RoomPlan(BaseModel):
             raise PlanError(
                 [f"{source}: {where}invalid YAML: {getattr(exc, 'problem', None) or exc}"]
             ) from None
-        if not isinstance(data, dict):
-            raise PlanError([f"{source}: a plan is a mapping with room_id, merchant and items"])
-        return cls.from_data(data, source=source)
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any], *, source: str = "plan") -> RoomPlan:

@@ -14,10 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api.cli.catalog import fail
+from api.cli.catalog import fail, open_services
 from api.cli.evals import eval_app
-from api.services import InvalidMerchantError, Services, check_merchant_id
-from api.settings import Settings
 from evals.generate import GenerationError, generate_cases, summarize_cases, write_cases
 
 console = Console()
@@ -46,14 +44,8 @@ def generate_command(
     languages; expected facts are read from the store. Generated questions must never be used as training
     data: the file says so in its first line."""
     start = time.perf_counter()
-    settings = Settings()
-    chosen = merchant or settings.default_merchant
-    try:
-        check_merchant_id(chosen)
-    except InvalidMerchantError as exc:
-        raise fail(str(exc), 2) from exc
+    services, chosen = open_services(merchant)
     langs = [part.strip() for part in languages.split(",") if part.strip()]
-    services = Services(settings)
     try:
         cases = generate_cases(services.store, chosen, n=n, seed=seed, languages=langs)
         version = services.store.catalog_version(chosen)
@@ -61,7 +53,7 @@ def generate_command(
         raise fail(str(exc), 2) from exc
     finally:
         services.close()
-    path = out or settings.data_dir / "evals" / f"generated-{chosen}-s{seed}.jsonl"
+    path = out or services.settings.data_dir / "evals" / f"generated-{chosen}-s{seed}.jsonl"
     write_cases(path, cases, chosen, seed=seed, catalog_version=version)
     seconds = time.perf_counter() - start
     summary = summarize_cases(cases)

@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from api.cli.app import app
-from api.cli.catalog import fail, progress_bar
+from api.cli.catalog import fail, open_services, progress_bar
 from api.services import InvalidMerchantError, Services, check_merchant_id
 from api.settings import Settings
 from evals.compare import Delta, baseline_from, compare, gate
@@ -323,13 +323,7 @@ def gaps_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
 ) -> None:
     """The most frequent questions the bot refused or answered with low confidence: what to add to the catalog."""
-    settings = Settings()
-    chosen = merchant or settings.default_merchant
-    try:
-        check_merchant_id(chosen)
-    except InvalidMerchantError as exc:
-        raise fail(str(exc), 2) from exc
-    services = Services(settings)
+    services, chosen = open_services(merchant)
     try:
         clusters = knowledge_gaps(services, chosen, since_days=since, limit=limit, threshold=threshold)
     finally:

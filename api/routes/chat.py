@@ -118,8 +118,9 @@ def conversation_path(
         raise HTTPException(422, str(exc)) from exc
 
 
-async def read_json_body(request: Request, limit: int) -> Any:
-    """The request's JSON body, read with a size bound; 413/400 with a clear message otherwise."""
+async def read_body(request: Request, limit: int, *, empty: str) -> bytes:
+    """The request's body, read with a size bound (the declared Content-Length first, then what arrives);
+    413 over the bound, 400 with ``empty`` (what to send) for a blank body."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -137,7 +138,13 @@ async def read_json_body(request: Request, limit: int) -> Any:
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
-        raise HTTPException(400, 'request body is empty: send a JSON object such as {"text": "..."}')
+        raise HTTPException(400, f"request body is empty: {empty}")
+    return raw
+
+
+async def read_json_body(request: Request, limit: int) -> Any:
+    """The request's JSON body, read with a size bound; 413/400 with a clear message otherwise."""
+    raw = await read_body(request, limit, empty='send a JSON object such as {"text": "..."}')
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -26,7 +26,6 @@ import re
 import weakref
 from typing import Annotated, Any, Final
 
-import yaml
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -44,7 +43,7 @@ from api.auth import OwnerKey, StaffKey
 from api.deps import MerchantDep, ServicesDep
 from api.plan_preview import Durations, build_script, preview
 from api.routes import rooms
-from api.routes.chat import read_json_body, request_body_schema
+from api.routes.chat import read_body, read_json_body, request_body_schema
 from api.services import Services
 
 router = APIRouter(prefix="/v1/merchants/{merchant}/plans", tags=["room plans"])
@@ -148,28 +147,8 @@ async def _checked(plan: RoomPlan, services: Services, source: str = "plan") -> 
     return plan
 
 
-def _parse_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise PlanInvalid(
-            [f"{source}: {where}invalid YAML: {getattr(exc, 'problem', None) or exc}"], source
-        ) from None
-
-
 async def _read_text(request: Request, limit: int) -> str:
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise HTTPException(413, f"request body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        raise HTTPException(400, "request body is empty: send the plan as YAML (or JSON) text")
+    raw = await read_body(request, limit, empty="send the plan as YAML (or JSON) text")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -280,9 +259,11 @@ async def create_plan(request: Request, merchant: MerchantDep, services: Service
 async def import_plan(request: Request, merchant: MerchantDep, services: ServicesDep, key: OwnerKey) -> Any:
     text = await _read_text(request, MAX_PLAN_BYTES)
     try:
-        plan = await _checked(
-            _plan_of(_parse_yaml(text, "import"), merchant, source="import"), services, "import"
-        )
+        try:
+            data = RoomPlan.read_data(text, source="import")
+        except PlanError as exc:
+            raise PlanInvalid(exc.problems, "import") from exc
+        plan = await _checked(_plan_of(data, merchant, source="import"), services, "import")
     except PlanInvalid as exc:
         return exc.response()
     saved = await run_in_threadpool(lambda: plan_store(services).save(plan, saved_by=key.name, create=True))

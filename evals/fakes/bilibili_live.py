@@ -28,7 +28,7 @@ from websockets.http11 import Request, Response
 from agent.live.platforms import bilibili_wire as wire
 from agent.live.platforms.bilibili import BilibiliEndpoints, mixin_key, wbi_sign
 
-__all__ = ["FakeBilibiliLive"]
+__all__ = ["FakeBilibiliLive", "danmaku_command", "flood_commands"]
 
 _IMG_KEY = "7cd084941338484aae1ad9425b84077c"
 _SUB_KEY = "4932caff0ff746eab6f01bf08b70ac45"
@@ -232,6 +232,21 @@ def _json(body: dict[str, Any]) -> Response:
     return Response(HTTPStatus.OK.value, HTTPStatus.OK.phrase, headers, data)
 
 
+def danmaku_command(
+    text: str,
+    uid: int,
+    nickname: str,
+    *,
+    ident: str,
+    sent_ms: int = 1_700_000_000_000,
+    cmd: str = "DANMU_MSG",
+) -> dict[str, Any]:
+    """One danmaku as the platform sends it: ``info`` = [meta (its 5th field the send time in ms, its 16th
+    ``{"id_str": ident}``), the text, [uid, nickname]]; older rooms name it ``DANMU_MSG:4:0:2:2:2:0``."""
+    meta = [0, 1, 25, 16777215, sent_ms, 0, 0, "", 0, 0, 0, "", 0, "{}", "{}", {"id_str": ident}]
+    return {"cmd": cmd, "info": [meta, text, [uid, nickname]]}
+
+
 # -- a chat flood for `anchor bench --only connectors` (run in its own process) -----------------------------
 def flood_commands(
     n: int, start: int, rnd: Any, texts: list[str], sent_us: int, *, stamp: bool = False
@@ -246,8 +261,7 @@ def flood_commands(
         roll = rnd.random()
         if roll < 0.80:
             ident = f"f{k}-{sent_us}" if stamp else f"f{k}"
-            meta = [0, 1, 25, 16777215, sent_ms, 0, 0, "", 0, 0, 0, "", 0, "{}", "{}", {"id_str": ident}]
-            out.append({"cmd": "DANMU_MSG", "info": [meta, rnd.choice(texts), [uid, f"观众{uid}"]]})
+            out.append(danmaku_command(rnd.choice(texts), uid, f"观众{uid}", ident=ident, sent_ms=sent_ms))
         elif roll < 0.86:
             data = {"uid": uid, "uname": f"观众{uid}", "giftName": "小心心", "num": 1, "tid": f"g{k}"}
             out.append({"cmd": "SEND_GIFT", "data": data})

@@ -16,7 +16,7 @@ from agent.live.events import RoomEvent, ViewerMessage
 from agent.live.platforms import bilibili_wire as wire
 from agent.live.platforms.bilibili import BilibiliCredentials, BilibiliSessions, mixin_key, wbi_sign
 from agent.live.resilient import ConnectorStatus, ResilientConnector
-from evals.fakes.bilibili_live import FakeBilibiliLive
+from evals.fakes.bilibili_live import FakeBilibiliLive, danmaku_command
 
 pytestmark = pytest.mark.integration
 
@@ -24,28 +24,14 @@ SESSDATA = "s3cret-sessdata-value"
 
 
 def danmaku(n: int, text: str | None = None, uid: int | None = None) -> dict[str, Any]:
-    meta = [
-        0,
-        1,
-        25,
-        16777215,
-        1_700_000_000_000 + n,
-        0,
-        0,
-        "",
-        0,
-        0,
-        0,
-        "",
-        0,
-        "{}",
-        "{}",
-        {"id_str": f"m{n}"},
-    ]
-    return {
-        "cmd": "DANMU_MSG:4:0:2:2:2:0",
-        "info": [meta, text or f"第{n}条 2号多少钱", [1000 + n if uid is None else uid, f"观众{n}"]],
-    }
+    return danmaku_command(
+        text or f"第{n}条 2号多少钱",
+        1000 + n if uid is None else uid,
+        f"观众{n}",
+        ident=f"m{n}",
+        sent_ms=1_700_000_000_000 + n,
+        cmd="DANMU_MSG:4:0:2:2:2:0",
+    )
 
 
 def connector(

@@ -21,7 +21,7 @@ from agent.live.resilient import ConnectorStatus, ResilientConnector
 from agent.live.state import RoomStateStore
 from agent.live.triage import ChatTriage
 from api.services import Services
-from evals.fakes.bilibili_live import FakeBilibiliLive
+from evals.fakes.bilibili_live import FakeBilibiliLive, danmaku_command
 from knowledge.store import create_engine_for
 from tests.live.director_support import FixedClipTTS, demo_services
 
@@ -61,25 +61,7 @@ def opener(live: FakeBilibiliLive) -> Callable[[SourceConfig, str, Callable[[Con
 
 
 def danmaku(n: int, text: str, uid: int) -> dict[str, Any]:
-    meta = [
-        0,
-        1,
-        25,
-        16777215,
-        1_700_000_000_000 + n,
-        0,
-        0,
-        "",
-        0,
-        0,
-        0,
-        "",
-        0,
-        "{}",
-        "{}",
-        {"id_str": f"x{n}"},
-    ]
-    return {"cmd": "DANMU_MSG", "info": [meta, text, [uid, f"观众{uid}"]]}
+    return danmaku_command(text, uid, f"观众{uid}", ident=f"x{n}", sent_ms=1_700_000_000_000 + n)
 
 
 def answered(events: list[OutputEvent], question: str) -> bool:

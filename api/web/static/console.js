@@ -1,7 +1,7 @@
 // The human agent console: the ticket queue (auto-refreshed), a ticket's transcript, claim, reply, resolve.
 
 import { clear, el, formatTime, showStatus } from "./dom.js";
-import { ApiError, api, merchantPath } from "./http.js";
+import { api, merchantPath } from "./http.js";
 import { bindText, setupLanguage, t } from "./i18n.js";
 import { setupSession } from "./session.js";
 
@@ -33,20 +33,9 @@ function ticketsPath(suffix = "") {
   return `${merchantPath(state.merchant)}/tickets${suffix}`;
 }
 
-/** Show an API error where the user looks: 401 signs out, 403/409/other in the given status line. */
+/** Show an API error where the user looks: 401 signs out (which stops the polling), others in `line`. */
 function report(error, line = status) {
-  if (error instanceof ApiError && error.status === 401) {
-    stop();
-    session.signOut("auth.error.401");
-    return;
-  }
-  if (error instanceof ApiError) {
-    const prefix = error.status === 403 ? `${t("auth.error.403", { merchant: state.merchant })} ` : "";
-    showStatus(line, `${prefix}${error.message}`, "error");
-    line.dataset.status = String(error.status);
-    return;
-  }
-  showStatus(line, t("chat.error.network"), "error");
+  session.report(error, line);
 }
 
 // -- the queue ---------------------------------------------------------------------------------------------

@@ -45,18 +45,8 @@ function plansPath(suffix = "") {
   return `${merchantPath(state.merchant)}/plans${suffix}`;
 }
 
-function report(error) {
-  if (error instanceof ApiError && error.status === 401) {
-    session.signOut("auth.error.401");
-    return;
-  }
-  if (error instanceof ApiError) {
-    const prefix = error.status === 403 ? `${t("auth.error.403", { merchant: state.merchant })} ` : "";
-    showStatus(status, `${prefix}${error.message}`, "error");
-    status.dataset.status = String(error.status);
-    return;
-  }
-  showStatus(status, t("chat.error.network"), "error");
+function report(error, line = status) {
+  session.report(error, line);
 }
 
 function ok(key, params) {

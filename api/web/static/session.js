@@ -12,7 +12,7 @@ const ROLE_LABEL = { admin: "auth.role.admin", merchant: "auth.role.merchant", a
  * Wire the sign-in form (#sign-in with #api-key), #sign-out, #whoami, the admin's #merchant-picker/#merchant
  * and the status line. `onSignedIn({key, merchant, me})` runs after a sign-in, at load when a stored key is
  * still valid, and when an admin chooses another merchant; `onSignedOut()` after signing out. Returns
- * {signOut(messageKey, params)} for pages that hit a 401.
+ * {signOut(messageKey, params), report(error, line)}: `report` shows an API error, signing out on a 401.
  */
 export function setupSession({ form, status, workspace, onSignedIn, onSignedOut }) {
   const keyInput = form.querySelector("#api-key");
@@ -162,5 +162,21 @@ export function setupSession({ form, status, workspace, onSignedIn, onSignedOut 
   } else {
     showForm();
   }
-  return { signOut };
+  /** Show an API error in `line` (the page's status line by default): a 401 signs out, a 403 says the key may
+   * not do that for this merchant, anything else shows the server's message, a network failure says so. */
+  function report(error, line = status) {
+    if (error instanceof ApiError && error.status === 401) {
+      signOut("auth.error.401");
+      return;
+    }
+    if (error instanceof ApiError) {
+      const prefix = error.status === 403 ? `${t("auth.error.403", { merchant: session.merchant?.id ?? "" })} ` : "";
+      showStatus(line, `${prefix}${error.message}`, "error");
+      line.dataset.status = String(error.status);
+      return;
+    }
+    showStatus(line, t("chat.error.network"), "error");
+  }
+
+  return { signOut, report };
 }
